@@ -1,0 +1,51 @@
+# One entry point for set-up, synthesis and every check. CI and the CD pipeline call these targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+.PHONY: setup synth test lint typecheck format unit bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.txt constructs/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: setup
+	rm -rf cdk.out
+	cdk synth --quiet
+	$(BIN)/python scripts/list_assembly.py cdk.out
+
+lint: setup
+	ruff format --check .
+	ruff check .
+
+typecheck: setup
+	mypy
+
+unit: setup
+	pytest
+
+test: lint typecheck unit
+
+format: setup
+	ruff format .
+	ruff check --fix .
+
+bench: setup
+	$(BIN)/python benchmarks/bench_synth.py
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""AWS CDK constructs that train and deploy SageMaker models with Step Functions."""

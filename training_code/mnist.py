@@ -1,0 +1,1 @@
+"""MNIST training and serving script run by SageMaker's PyTorch containers (placeholder)."""
