@@ -1,0 +1,117 @@
+"""Where SageMaker's PyTorch Deep Learning Containers live, per region.
+
+The registry account that serves the Deep Learning Containers differs by region (763104351884 in
+most, others in opt-in, China and GovCloud regions), and aws-cdk-lib's own table of these accounts
+lacks several regions. This module keeps the table and resolves it into a CloudFormation mapping,
+so one environment-agnostic template pulls from the right registry in whichever region it is
+deployed, and a stack whose region is known at synth time fails early if that region has none.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import aws_cdk as cdk
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+#: Default image tags: the PyTorch 2.6 CPU images built for SageMaker (Python 3.12, Ubuntu 22.04).
+PYTORCH_TRAINING_REPOSITORY: Final = "pytorch-training"
+PYTORCH_TRAINING_TAG: Final = "2.6.0-cpu-py312-ubuntu22.04-sagemaker"
+PYTORCH_INFERENCE_REPOSITORY: Final = "pytorch-inference"
+PYTORCH_INFERENCE_TAG: Final = "2.6.0-cpu-py312-ubuntu22.04-sagemaker"
+
+_DEFAULT_ACCOUNT: Final = "763104351884"
+
+#: Region -> account of the Deep Learning Containers registry in that region.
+DLC_REGISTRY_ACCOUNTS: Final[dict[str, str]] = {
+    "af-south-1": "626614931356",
+    "ap-east-1": "871362719292",
+    "ap-northeast-1": _DEFAULT_ACCOUNT,
+    "ap-northeast-2": _DEFAULT_ACCOUNT,
+    "ap-northeast-3": "364406365360",
+    "ap-south-1": _DEFAULT_ACCOUNT,
+    "ap-south-2": "772153158452",
+    "ap-southeast-1": _DEFAULT_ACCOUNT,
+    "ap-southeast-2": _DEFAULT_ACCOUNT,
+    "ap-southeast-3": "907027046896",
+    "ap-southeast-4": "457447274322",
+    "ap-southeast-5": "550225433462",
+    "ap-southeast-7": "590183813437",
+    "ca-central-1": _DEFAULT_ACCOUNT,
+    "ca-west-1": "204538143572",
+    "cn-north-1": "727897471807",
+    "cn-northwest-1": "727897471807",
+    "eu-central-1": _DEFAULT_ACCOUNT,
+    "eu-central-2": "380420809688",
+    "eu-north-1": _DEFAULT_ACCOUNT,
+    "eu-south-1": "692866216735",
+    "eu-south-2": "503227376785",
+    "eu-west-1": _DEFAULT_ACCOUNT,
+    "eu-west-2": _DEFAULT_ACCOUNT,
+    "eu-west-3": _DEFAULT_ACCOUNT,
+    "il-central-1": "780543022126",
+    "me-central-1": "914824155844",
+    "me-south-1": "217643126080",
+    "mx-central-1": "637423239942",
+    "sa-east-1": _DEFAULT_ACCOUNT,
+    "us-east-1": _DEFAULT_ACCOUNT,
+    "us-east-2": _DEFAULT_ACCOUNT,
+    "us-gov-east-1": "446045086412",
+    "us-gov-west-1": "442386744353",
+    "us-west-1": _DEFAULT_ACCOUNT,
+    "us-west-2": _DEFAULT_ACCOUNT,
+}
+
+_MAPPING_ID: Final = "DeepLearningContainerRegistries"
+
+
+class UnsupportedRegionError(ValueError):
+    """The stack's region has no known Deep Learning Containers registry."""
+
+
+def registry_account(scope: Construct) -> str:
+    """The registry account for the stack of ``scope``: a literal when its region is known at
+    synth time, else a ``Fn::FindInMap`` over :data:`DLC_REGISTRY_ACCOUNTS` resolved at deploy
+    time."""
+    stack = cdk.Stack.of(scope)
+    region = stack.region
+    if not cdk.Token.is_unresolved(region):
+        try:
+            return DLC_REGISTRY_ACCOUNTS[region]
+        except KeyError:
+            raise UnsupportedRegionError(
+                f"region {region!r} has no known SageMaker Deep Learning Containers registry "
+                f"(known: {', '.join(sorted(DLC_REGISTRY_ACCOUNTS))}); pass training_image and "
+                "inference_image explicitly"
+            ) from None
+    mapping = stack.node.try_find_child(_MAPPING_ID)
+    if not isinstance(mapping, cdk.CfnMapping):
+        mapping = cdk.CfnMapping(
+            stack,
+            _MAPPING_ID,
+            mapping={
+                region: {"account": account} for region, account in DLC_REGISTRY_ACCOUNTS.items()
+            },
+        )
+    return mapping.find_in_map(cdk.Aws.REGION, "account")
+
+
+def dlc_image(scope: Construct, construct_id: str, repository: str, tag: str) -> tasks.DockerImage:
+    """A Deep Learning Container image in the stack's region.
+
+    The image is bound as an ECR repository, so the role that runs it is granted pull access to
+    exactly that repository (and ``ecr:GetAuthorizationToken``, which has no resource scope).
+    """
+    account = registry_account(scope)
+    arn = cdk.Stack.of(scope).format_arn(
+        service="ecr",
+        account=account,
+        resource="repository",
+        resource_name=repository,
+    )
+    repo = ecr.Repository.from_repository_attributes(
+        scope, construct_id, repository_arn=arn, repository_name=repository
+    )
+    return tasks.DockerImage.from_ecr_repository(repo, tag)
