@@ -1,0 +1,1 @@
+"""The stacks of this app; each only wires components together."""
