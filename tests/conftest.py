@@ -1,0 +1,75 @@
+"""Shared fixtures: every stack is synthesized once per test session."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import aws_cdk as cdk
+from aws_cdk.assertions import Template
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The feature flags and context of cdk.json, which the CLI passes to the app."""
+    return dict(json.loads((ROOT / "cdk.json").read_text())["context"])
+
+
+def new_app(**context: Any) -> cdk.App:
+    """An app configured as `cdk synth` would configure it, with ``context`` on top."""
+    return cdk.App(context={**cdk_json_context(), **context})
+
+
+@pytest.fixture(scope="session")
+def app_assembly(tmp_path_factory: pytest.TempPathFactory) -> cdk.cx_api.CloudAssembly:
+    """The app exactly as app.py builds it, cdk-nag included, synthesized once."""
+    from app import build_app
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = build_app(cdk.App(context=cdk_json_context(), outdir=str(outdir)))
+    return app.synth()
+
+
+@pytest.fixture(scope="session")
+def ml_template_json(app_assembly: cdk.cx_api.CloudAssembly) -> dict[str, Any]:
+    return dict(app_assembly.get_stack_by_name("MLPipelineStack").template)
+
+
+@pytest.fixture(scope="session")
+def ml_template(ml_template_json: dict[str, Any]) -> Template:
+    return Template.from_json(ml_template_json)
+
+
+@pytest.fixture(scope="session")
+def regional_templates() -> dict[str, dict[str, Any]]:
+    """The ML pipeline stack pinned to a few regions, in one app synthesized once."""
+    from stacks.ml_pipeline_stack import MLPipelineStack
+
+    app = new_app()
+    regions = ["us-east-1", "af-south-1", "me-south-1", "cn-north-1"]
+    for region in regions:
+        MLPipelineStack(
+            app,
+            f"Stack-{region}",
+            env=cdk.Environment(account="123456789012", region=region),
+        )
+    assembly = app.synth()
+    return {r: dict(assembly.get_stack_by_name(f"Stack-{r}").template) for r in regions}
+
+
+@pytest.fixture
+def chdir_tmp(tmp_path: Path) -> Iterator[Path]:
+    cwd = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        yield tmp_path
+    finally:
+        os.chdir(cwd)

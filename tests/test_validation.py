@@ -1,0 +1,111 @@
+"""Invalid props are refused when the construct is created, all of them in one message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import Duration, Size
+
+from mlpipeline_cdk import MLPipeline
+
+from conftest import ROOT, new_app
+
+CODE = str(ROOT / "training_code")
+
+
+def _create(**overrides: Any) -> MLPipeline:
+    stack = cdk.Stack(new_app(), "S")
+    props: dict[str, Any] = {"source_dir": CODE, "entry_point": "mnist.py", **overrides}
+    return MLPipeline(stack, "P", **props)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"training_instance_count": 0}, "training_instance_count=0: must be a whole number"),
+        ({"inference_instance_count": -1}, "inference_instance_count=-1: must be a whole number"),
+        ({"training_instance_type": "m5.xlarge"}, "training_instance_type='m5.xlarge': must be"),
+        ({"inference_instance_type": "ml.m5"}, "inference_instance_type='ml.m5': must be"),
+        ({"name_prefix": "a" * 27}, f"name_prefix='{'a' * 27}': must be 1 to 26 characters"),
+        ({"name_prefix": "My_Prefix"}, "name_prefix='My_Prefix': must be 1 to 26 characters"),
+        ({"name_prefix": "trailing-"}, "name_prefix='trailing-'"),
+        ({"endpoint_name": "e" * 64}, "endpoint_name='eeee"),
+        ({"endpoint_name": "under_score"}, "endpoint_name='under_score': must be 1 to 63"),
+        ({"data_prefix": "/abs/"}, "data_prefix='/abs/': must be a key prefix"),
+        ({"source_dir": "/no/such/dir"}, "source_dir='/no/such/dir': must be an existing"),
+        ({"entry_point": "missing.py"}, "entry_point='missing.py': no such file in source_dir"),
+        ({"entry_point": "mnist.sh"}, "entry_point='mnist.sh': must be a relative path to a .py"),
+        ({"entry_point": "../app.py"}, "entry_point='../app.py': must be a relative path"),
+        (
+            {"training_volume_size": Size.gibibytes(0)},
+            "training_volume_size='0 GiB': must be 1 to 16384 GiB",
+        ),
+        ({"max_runtime": Duration.days(29)}, "max_runtime='2505600 s': must be 1 second"),
+        (
+            {"hyperparameters": {"sagemaker_program": "x.py"}},
+            "hyperparameters='sagemaker_program': keys starting with 'sagemaker_' are reserved",
+        ),
+        (
+            {"hyperparameters": {"epochs": [1, 2]}},
+            "hyperparameters['epochs']=[1, 2]: must be a str, int, float or bool",
+        ),
+        (
+            {"hyperparameters": {"note": "x" * 2501}},
+            "hyperparameters['note']=",
+        ),
+    ],
+)
+def test_invalid_prop_is_named_with_value_and_what_is_allowed(
+    overrides: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match="MLPipeline: invalid props") as error:
+        _create(**overrides)
+    assert message in str(error.value)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ValueError) as error:
+        _create(training_instance_count=0, name_prefix="BAD", endpoint_name="-x-")
+    lines = [line for line in str(error.value).splitlines() if line.startswith("  - ")]
+    assert [line.split("=")[0] for line in lines] == [
+        "  - name_prefix",
+        "  - endpoint_name",
+        "  - training_instance_count",
+    ]
+
+
+def test_nothing_is_created_when_props_are_invalid() -> None:
+    stack = cdk.Stack(new_app(), "S")
+    with pytest.raises(ValueError):
+        MLPipeline(stack, "P", source_dir=CODE, entry_point="mnist.py", training_instance_count=0)
+    pipeline = stack.node.try_find_child("P")
+    assert pipeline is not None
+    assert pipeline.node.children == []
+
+
+def test_unresolved_tokens_are_not_validated() -> None:
+    stack = cdk.Stack(new_app(), "S")
+    parameter = cdk.CfnParameter(stack, "Endpoint", type="String")
+    count = cdk.CfnParameter(stack, "Count", type="Number")
+    pipeline = MLPipeline(
+        stack,
+        "P",
+        source_dir=CODE,
+        entry_point="mnist.py",
+        endpoint_name=parameter.value_as_string,
+        training_instance_count=count.value_as_number,
+    )
+    assert cdk.Token.is_unresolved(pipeline.endpoint_name)
+
+
+def test_valid_edge_values_are_accepted() -> None:
+    pipeline = _create(
+        name_prefix="a" * 26,
+        endpoint_name="E" * 63,
+        training_volume_size=Size.gibibytes(16384),
+        max_runtime=Duration.days(28),
+        hyperparameters={"lr": 0.01, "amp": True, "backend": "gloo"},
+    )
+    assert pipeline.name_prefix == "a" * 26
