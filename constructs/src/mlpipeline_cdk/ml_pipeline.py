@@ -4,25 +4,29 @@ PyTorch model with SageMaker, registers it as a SageMaker model and deploys it t
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import Duration, Size
-from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from constructs import Construct
+from aws_cdk import custom_resources as cr
+from constructs import Construct, IConstruct
 
-from . import defaults
+from . import defaults, steps
 from ._nag import acknowledge, bucket_arn_ref, default_policy
-from ._s3_location import ScopedS3Location
 from ._validation import Problems, is_token
 from .dlc_images import (
     PYTORCH_INFERENCE_REPOSITORY,
@@ -31,7 +35,7 @@ from .dlc_images import (
     PYTORCH_TRAINING_TAG,
     dlc_image,
 )
-from .metrics import METRIC_DEFINITIONS
+from .metrics import ACCURACY_METRIC, METRIC_DEFINITIONS
 from .source_asset import source_dir_asset
 
 HyperparameterValue = str | int | float | bool
@@ -48,18 +52,22 @@ _MAX_VOLUME_GIB: Final = 16384
 _MAX_RUNTIME: Final = Duration.days(28)
 #: Where the PyTorch serving containers find the user code inside the unpacked model archive.
 _SERVING_CODE_DIR: Final = "/opt/ml/model/code"
-#: Where training jobs write their model archives in the artifacts bucket.
-_MODELS_PREFIX: Final = "models/"
+_MODELS_PREFIX: Final = steps.training.MODELS_PREFIX
+_CHECKPOINTS_PREFIX: Final = steps.training.CHECKPOINTS_PREFIX
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class MLPipeline(Construct):
-    """Trains a model with a SageMaker training job, registers it and deploys it to an endpoint,
-    orchestrated by a Step Functions state machine.
+    """Trains a model with a SageMaker training job, checks it, registers it and deploys it to a
+    long-lived endpoint, orchestrated by a Step Functions state machine.
 
     Creates a customer managed KMS key, a training-data bucket, a model-artifacts bucket and a
-    server-access-log bucket, the SageMaker execution role, and a STANDARD state machine that
-    runs ``Train`` (``createTrainingJob.sync``) → ``CreateModel`` → ``CreateEndpointConfig`` →
-    ``CreateEndpoint``, with full execution logging to an encrypted log group and X-Ray tracing.
+    server-access-log bucket, the SageMaker execution role, an SNS topic for failures, and a
+    STANDARD state machine (full execution logging to an encrypted log group, X-Ray tracing) made
+    of the fragments in :mod:`mlpipeline_cdk.steps`: :class:`~mlpipeline_cdk.steps.PrepareRun`
+    (checks the run input) → :class:`~mlpipeline_cdk.steps.TrainModel` →
+    :class:`~mlpipeline_cdk.steps.EvaluateModel` (accuracy threshold) →
+    :class:`~mlpipeline_cdk.steps.DeployToEndpoint` (create or update, wait until in service).
     """
 
     def __init__(
@@ -77,10 +85,18 @@ class MLPipeline(Construct):
         training_instance_count: int = 1,
         training_volume_size: Size | None = None,
         max_runtime: Duration | None = None,
+        spot_training: bool = False,
+        accuracy_threshold: float = 0.9,
         inference_instance_type: str = "ml.m5.large",
         inference_instance_count: int = 1,
         training_image: tasks.DockerImage | None = None,
         inference_image: tasks.DockerImage | None = None,
+        notification_emails: Sequence[str] = (),
+        schedule: events.Schedule | None = None,
+        retrain_on_new_data: bool = False,
+        delete_endpoint_with_stack: bool = True,
+        endpoint_poll_interval: Duration | None = None,
+        deploy_timeout: Duration | None = None,
         state_machine_timeout: Duration | None = None,
     ) -> None:
         """
@@ -89,25 +105,42 @@ class MLPipeline(Construct):
         :param entry_point: The script in ``source_dir`` that SageMaker runs, e.g. ``mnist.py``.
             It also serves the model (``SAGEMAKER_PROGRAM``), so it must copy itself to
             ``$SM_MODEL_DIR/code/``.
-        :param hyperparameters: Passed to the script as ``--name value`` arguments. Default: none,
-            the script's own defaults apply.
+        :param hyperparameters: Passed to the script as ``--name value`` arguments; a run's
+            input may override them. Default: none, the script's own defaults apply.
         :param name_prefix: Lowercase prefix of every SageMaker resource a run creates
             (``<prefix>-<uuid>``); at most 26 characters. Default: ``mlpipeline``.
-        :param endpoint_name: Name of the endpoint the pipeline deploys to. Default:
-            ``<name_prefix>-endpoint``.
-        :param data_prefix: Key prefix of the training data in the data bucket. Default:
-            ``training-data/``.
-        :param training_instance_type: Default: ``ml.m5.xlarge``.
+        :param endpoint_name: Lowercase name of the endpoint every run deploys to (created by the
+            first run, updated in place by later ones). Default: ``<name_prefix>-endpoint``.
+        :param data_prefix: Key prefix of the training data in the data bucket; a run's
+            ``trainingDataUri`` must lie under it. Default: ``training-data/``.
+        :param training_instance_type: Default: ``ml.m5.xlarge``; a run may override it.
         :param training_instance_count: More than one runs distributed training. Default: 1.
         :param training_volume_size: Storage attached to each training instance. Default: 30 GiB.
         :param max_runtime: Training job's stopping condition. Default: 2 hours.
+        :param spot_training: Run training on managed spot capacity (the job may wait up to
+            twice ``max_runtime`` for capacity and resumes from its checkpoints); a run may
+            override it. Default: on-demand capacity.
+        :param accuracy_threshold: Minimum final test accuracy (0 to 1) a model needs to be
+            deployed; a run may override it. Default: 0.9.
         :param inference_instance_type: Default: ``ml.m5.large``.
         :param inference_instance_count: Default: 1.
         :param training_image: Default: the SageMaker PyTorch training Deep Learning Container of
             the stack's region (CPU).
         :param inference_image: Default: the SageMaker PyTorch inference Deep Learning Container
             of the stack's region (CPU).
-        :param state_machine_timeout: Overall limit of one execution. Default: 6 hours.
+        :param notification_emails: Addresses subscribed to the failure topic (each must confirm
+            the subscription). Default: none; subscribe what you like to ``failure_topic``.
+        :param schedule: Start a run (input ``{}``) on this schedule. Default: no schedule.
+        :param retrain_on_new_data: Start a run (input ``{}``) whenever an object is created
+            under ``data_prefix`` (S3 → EventBridge). Default: off.
+        :param delete_endpoint_with_stack: Delete the endpoint the pipeline created when the
+            stack is deleted, so it stops billing. Default: true; buckets and key are kept anyway.
+        :param endpoint_poll_interval: How often a run checks the endpoint while it deploys.
+            Default: 30 seconds.
+        :param deploy_timeout: How long a run waits for the endpoint to come into service.
+            Default: 60 minutes.
+        :param state_machine_timeout: Overall limit of one execution. Default: max_runtime times
+            two (spot may wait) plus deploy_timeout plus one hour.
         """
         super().__init__(scope, construct_id)
         # Deliver server access logs under a bucket policy rather than the legacy ACL, whatever
@@ -115,7 +148,8 @@ class MLPipeline(Construct):
         self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         training_volume_size = training_volume_size or Size.gibibytes(30)
         max_runtime = max_runtime or Duration.hours(2)
-        state_machine_timeout = state_machine_timeout or Duration.hours(6)
+        endpoint_poll_interval = endpoint_poll_interval or Duration.seconds(30)
+        deploy_timeout = deploy_timeout or Duration.minutes(60)
         endpoint_name = endpoint_name if endpoint_name is not None else f"{name_prefix}-endpoint"
         hyperparameters = dict(hyperparameters or {})
 
@@ -130,9 +164,17 @@ class MLPipeline(Construct):
             training_instance_count=training_instance_count,
             training_volume_size=training_volume_size,
             max_runtime=max_runtime,
+            accuracy_threshold=accuracy_threshold,
             inference_instance_type=inference_instance_type,
             inference_instance_count=inference_instance_count,
+            notification_emails=notification_emails,
+            endpoint_poll_interval=endpoint_poll_interval,
+            deploy_timeout=deploy_timeout,
         )
+        if state_machine_timeout is None:
+            state_machine_timeout = Duration.seconds(
+                2 * max_runtime.to_seconds() + deploy_timeout.to_seconds() + 3600
+            )
 
         self.name_prefix = name_prefix
         self.endpoint_name = endpoint_name
@@ -165,6 +207,15 @@ class MLPipeline(Construct):
             self, "SourceDir", source_dir=source_dir
         )
         self.sagemaker_role = self._make_sagemaker_role()
+        self.failure_topic = sns.Topic(
+            self,
+            "FailureTopic",
+            master_key=self.encryption_key,
+            enforce_ssl=True,
+            display_name="ML pipeline failures",
+        )
+        for address in notification_emails:
+            self.failure_topic.add_subscription(subscriptions.EmailSubscription(address))
 
         self.training_image = training_image or dlc_image(
             self, "TrainingRepository", PYTORCH_TRAINING_REPOSITORY, PYTORCH_TRAINING_TAG
@@ -173,23 +224,78 @@ class MLPipeline(Construct):
             self, "InferenceRepository", PYTORCH_INFERENCE_REPOSITORY, PYTORCH_INFERENCE_TAG
         )
 
-        self.train_task = self._make_training_task(
-            hyperparameters=hyperparameters,
-            instance_type=training_instance_type,
-            instance_count=training_instance_count,
-            volume_size=training_volume_size,
-            max_runtime=max_runtime,
-        )
-        self.create_model_task = self._make_create_model_task()
-        self.create_endpoint_config_task = self._make_endpoint_config_task(
-            instance_type=inference_instance_type, instance_count=inference_instance_count
-        )
-        self.create_endpoint_task = tasks.SageMakerCreateEndpoint(
+        self.failure = steps.FailureHandler(self, "Failure", topic=self.failure_topic)
+        self.prepare = steps.PrepareRun(
             self,
-            "CreateEndpoint",
+            "Prepare",
+            defaults=steps.RunDefaults(
+                training_instance_type=training_instance_type,
+                training_instance_count=training_instance_count,
+                training_data_uri=self.data_bucket.s3_url_for_object(data_prefix),
+                max_runtime_seconds=int(max_runtime.to_seconds()),
+                spot=spot_training,
+                accuracy_threshold=accuracy_threshold,
+                hyperparameters={k: _hyperparameter_string(v) for k, v in hyperparameters.items()},
+                reserved_hyperparameters={
+                    "sagemaker_program": entry_point,
+                    "sagemaker_submit_directory": self.source_asset.s3_object_url,
+                    "sagemaker_region": cdk.Stack.of(self).region,
+                    "sagemaker_container_log_level": "20",
+                },
+            ),
+            allowed_data_uri_prefix=self.data_bucket.s3_url_for_object(data_prefix),
+            failure=self.failure,
+        )
+        self.training = steps.TrainModel(
+            self,
+            "Training",
+            name_prefix=name_prefix,
+            role=self.sagemaker_role,
+            training_image_uri=_bind_image(self.training_image, self.sagemaker_role),
+            metric_definitions=METRIC_DEFINITIONS,
+            artifacts_bucket=self.artifacts_bucket,
+            encryption_key=self.encryption_key,
+            volume_size_gib=int(training_volume_size.to_gibibytes()),
+            failure=self.failure,
+        )
+        self.evaluation = steps.EvaluateModel(
+            self, "Evaluation", metric_name=ACCURACY_METRIC, failure=self.failure
+        )
+        self.deployment = steps.DeployToEndpoint(
+            self,
+            "Deployment",
+            name_prefix=name_prefix,
             endpoint_name=endpoint_name,
-            endpoint_config_name=sfn.JsonPath.string_at("$.endpointConfig.name"),
-            result_path="$.endpoint",
+            role=self.sagemaker_role,
+            inference_image=self.inference_image,
+            environment={
+                "SAGEMAKER_PROGRAM": entry_point,
+                "SAGEMAKER_SUBMIT_DIRECTORY": _SERVING_CODE_DIR,
+                "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                "SAGEMAKER_REGION": cdk.Stack.of(self).region,
+            },
+            artifacts_bucket=self.artifacts_bucket,
+            encryption_key=self.encryption_key,
+            instance_type=inference_instance_type,
+            instance_count=inference_instance_count,
+            poll_interval=endpoint_poll_interval,
+            deploy_timeout=deploy_timeout,
+            failure=self.failure,
+        )
+        succeeded = sfn.Pass(
+            self,
+            "RunSucceeded",
+            parameters={
+                "trainingJobName": sfn.JsonPath.string_at("$.training.jobName"),
+                "modelArtifacts": sfn.JsonPath.string_at("$.training.modelArtifacts"),
+                "metrics": sfn.JsonPath.list_at("$.training.metrics"),
+                "accuracy": sfn.JsonPath.number_at("$.evaluation.accuracy"),
+                "accuracyThreshold": sfn.JsonPath.number_at("$.evaluation.threshold"),
+                "modelName": sfn.JsonPath.string_at("$.model.name"),
+                "endpointConfigName": sfn.JsonPath.string_at("$.endpointConfig.name"),
+                "endpointName": sfn.JsonPath.string_at("$.endpoint.EndpointName"),
+                "endpointStatus": sfn.JsonPath.string_at("$.endpoint.EndpointStatus"),
+            },
         )
 
         self.log_group = logs.LogGroup(
@@ -202,9 +308,10 @@ class MLPipeline(Construct):
         self._allow_logs_to_use_key()
 
         definition = (
-            self.train_task.next(self.create_model_task)
-            .next(self.create_endpoint_config_task)
-            .next(self.create_endpoint_task)
+            self.prepare.next(self.training)
+            .next(self.evaluation)
+            .next(self.deployment)
+            .next(succeeded)
         )
         self.state_machine = sfn.StateMachine(
             self,
@@ -218,20 +325,20 @@ class MLPipeline(Construct):
                 level=sfn.LogLevel.ALL,
                 include_execution_data=True,
             ),
-            comment="Train a model with SageMaker, register it and deploy it to an endpoint",
+            comment="Train a model with SageMaker, check it, and deploy it to an endpoint",
         )
+        self.training.grant_start(self.state_machine)
         # The endpoint configuration's volume is encrypted with the pipeline key; SageMaker
         # creates a grant on it on behalf of the caller of CreateEndpoint.
         self._grant_key_grants(self.state_machine.role)
-        # The state machine depends on its role twice, by GetAtt and by the explicit DependsOn
-        # that aws-cdk-lib adds (so the role's policy exists first); cfn-lint's W3005 flags the
-        # redundancy, which is harmless.
-        state_machine_resource = self.state_machine.node.default_child
-        assert isinstance(state_machine_resource, cdk.CfnResource)
-        state_machine_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
-        self._acknowledge_findings()
+        _accept_redundant_dependency(self.state_machine)
 
-    # --- resources -------------------------------------------------------------------------
+        self._add_triggers(schedule=schedule, retrain_on_new_data=retrain_on_new_data)
+        self._notify_on_unhandled_endings()
+        self.endpoint_teardown: cr.AwsCustomResource | None = (
+            self._delete_endpoint_on_stack_delete() if delete_endpoint_with_stack else None
+        )
+        self._acknowledge_findings()
 
     def _make_sagemaker_role(self) -> iam.Role:
         stack = cdk.Stack.of(self)
@@ -283,6 +390,12 @@ class MLPipeline(Construct):
                 conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
             )
         )
+        self.data_bucket.grant_read(role, f"{self.data_prefix}*")
+        self.artifacts_bucket.grant_put(role, f"{_MODELS_PREFIX}*")
+        self.artifacts_bucket.grant_read(role, f"{_MODELS_PREFIX}*")
+        # Spot jobs sync /opt/ml/checkpoints to checkpoints/<execution>/ and resume from it.
+        self.artifacts_bucket.grant_read(role, f"{_CHECKPOINTS_PREFIX}*")
+        self.artifacts_bucket.grant_put(role, f"{_CHECKPOINTS_PREFIX}*")
         self._grant_key_for_sagemaker(role)
         return role
 
@@ -326,130 +439,132 @@ class MLPipeline(Construct):
             )
         )
 
-    def _make_training_task(
-        self,
-        *,
-        hyperparameters: Mapping[str, HyperparameterValue],
-        instance_type: str,
-        instance_count: int,
-        volume_size: Size,
-        max_runtime: Duration,
-    ) -> tasks.SageMakerCreateTrainingJob:
-        stack = cdk.Stack.of(self)
-        all_hyperparameters = {
-            **{key: _hyperparameter_string(value) for key, value in hyperparameters.items()},
-            "sagemaker_program": self.entry_point,
-            "sagemaker_submit_directory": self.source_asset.s3_object_url,
-            "sagemaker_region": stack.region,
-            "sagemaker_container_log_level": "20",
-        }
-        return tasks.SageMakerCreateTrainingJob(
-            self,
-            "Train",
-            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-            training_job_name=sfn.JsonPath.format("{}-{}", self.name_prefix, sfn.JsonPath.uuid()),
-            role=self.sagemaker_role,
-            algorithm_specification=tasks.AlgorithmSpecification(
-                training_image=self.training_image,
-                training_input_mode=tasks.InputMode.FILE,
-                metric_definitions=[
-                    tasks.MetricDefinition(name=m["Name"], regex=m["Regex"])
-                    for m in METRIC_DEFINITIONS
-                ],
-            ),
-            hyperparameters=all_hyperparameters,
-            input_data_config=[
-                tasks.Channel(
-                    channel_name="training",
-                    data_source=tasks.DataSource(
-                        s3_data_source=tasks.S3DataSource(
-                            s3_location=ScopedS3Location(self.data_bucket, self.data_prefix),
-                            s3_data_type=tasks.S3DataType.S3_PREFIX,
-                            s3_data_distribution_type=tasks.S3DataDistributionType.FULLY_REPLICATED,
-                        )
-                    ),
-                )
-            ],
-            output_data_config=tasks.OutputDataConfig(
-                s3_output_location=ScopedS3Location(self.artifacts_bucket, _MODELS_PREFIX),
-                encryption_key=self.encryption_key,
-            ),
-            resource_config=tasks.ResourceConfig(
-                instance_count=instance_count,
-                instance_type=ec2.InstanceType(instance_type.removeprefix("ml.")),
-                volume_size=volume_size,
-                volume_encryption_key=self.encryption_key,
-            ),
-            stopping_condition=tasks.StoppingCondition(max_runtime=max_runtime),
-            result_selector={
-                "name": sfn.JsonPath.string_at("$.TrainingJobName"),
-                "modelArtifacts": sfn.JsonPath.string_at("$.ModelArtifacts.S3ModelArtifacts"),
-            },
-            result_path="$.training",
+    def _add_triggers(self, *, schedule: events.Schedule | None, retrain_on_new_data: bool) -> None:
+        start_run = targets.SfnStateMachine(
+            self.state_machine, input=events.RuleTargetInput.from_object({})
         )
-
-    def _make_create_model_task(self) -> tasks.SageMakerCreateModel:
-        stack = cdk.Stack.of(self)
-        return tasks.SageMakerCreateModel(
-            self,
-            "CreateModel",
-            model_name=sfn.JsonPath.format("{}-{}", self.name_prefix, sfn.JsonPath.uuid()),
-            role=self.sagemaker_role,
-            primary_container=tasks.ContainerDefinition(
-                image=self.inference_image,
-                model_s3_location=ScopedS3Location(
-                    self.artifacts_bucket,
-                    _MODELS_PREFIX,
-                    uri=sfn.JsonPath.string_at("$.training.modelArtifacts"),
+        if schedule is not None:
+            events.Rule(
+                self,
+                "ScheduledRun",
+                schedule=schedule,
+                targets=[start_run],
+                description="Starts a training run of the ML pipeline on a schedule",
+            )
+        if retrain_on_new_data:
+            # Set natively on the bucket: Bucket(event_bridge_enabled=True) would add a
+            # notifications custom resource (a Lambda function with a managed policy) instead.
+            bucket_resource = self.data_bucket.node.default_child
+            assert isinstance(bucket_resource, s3.CfnBucket)
+            bucket_resource.notification_configuration = (
+                s3.CfnBucket.NotificationConfigurationProperty(
+                    event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                        event_bridge_enabled=True
+                    )
+                )
+            )
+            events.Rule(
+                self,
+                "NewDataRun",
+                event_pattern=events.EventPattern(
+                    source=["aws.s3"],
+                    detail_type=["Object Created"],
+                    detail={
+                        "bucket": {"name": [self.data_bucket.bucket_name]},
+                        "object": {"key": [{"wildcard": f"{self.data_prefix}*"}]},
+                    },
                 ),
-                environment_variables=sfn.TaskInput.from_object(
+                targets=[start_run],
+                description="Starts a training run of the ML pipeline when training data arrives",
+            )
+
+    def _notify_on_unhandled_endings(self) -> None:
+        # Failures inside the state machine notify from the definition; a run that times out
+        # or is stopped never gets there, so EventBridge reports those.
+        rule = events.Rule(
+            self,
+            "RunTimedOutOrAborted",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": ["TIMED_OUT", "ABORTED"],
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                },
+            ),
+            description="Notifies the failure topic when a pipeline run times out or is stopped",
+        )
+        rule.add_target(
+            targets.SnsTopic(
+                self.failure_topic,
+                message=events.RuleTargetInput.from_object(
                     {
-                        "SAGEMAKER_PROGRAM": self.entry_point,
-                        "SAGEMAKER_SUBMIT_DIRECTORY": _SERVING_CODE_DIR,
-                        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-                        "SAGEMAKER_REGION": stack.region,
+                        "execution": events.EventField.from_path("$.detail.executionArn"),
+                        "error": events.EventField.from_path("$.detail.status"),
+                        "cause": "the run ended before its own failure handling ran",
                     }
                 ),
-            ),
-            # SageMaker ARNs carry the name in lowercase; names here are lowercase by design, so
-            # the name is the ARN's last segment.
-            result_selector={
-                "arn": sfn.JsonPath.string_at("$.ModelArn"),
-                "name": sfn.JsonPath.array_get_item(
-                    sfn.JsonPath.string_split(sfn.JsonPath.string_at("$.ModelArn"), "/"), 1
-                ),
-            },
-            result_path="$.model",
+            )
+        )
+        # EventBridge publishes to the encrypted topic with the pipeline key.
+        self.encryption_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEventBridgeToPublishFailures",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],
+                # The rule's ARN would make key, topic, state machine and rule depend on each
+                # other in a cycle; the account scopes it instead.
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}},
+            )
         )
 
-    def _make_endpoint_config_task(
-        self, *, instance_type: str, instance_count: int
-    ) -> tasks.SageMakerCreateEndpointConfig:
-        return tasks.SageMakerCreateEndpointConfig(
+    def _delete_endpoint_on_stack_delete(self) -> cr.AwsCustomResource:
+        # The endpoint is created by runs, not by CloudFormation, so deleting the stack would
+        # leave it running and billing; this resource deletes it then.
+        log_group = logs.LogGroup(
             self,
-            "CreateEndpointConfig",
-            endpoint_config_name=sfn.JsonPath.format(
-                "{}-{}", self.name_prefix, sfn.JsonPath.uuid()
-            ),
-            kms_key=self.encryption_key,
-            production_variants=[
-                tasks.ProductionVariant(
-                    model_name=sfn.JsonPath.string_at("$.model.name"),
-                    variant_name="AllTraffic",
-                    instance_type=ec2.InstanceType(instance_type.removeprefix("ml.")),
-                    initial_instance_count=instance_count,
-                    initial_variant_weight=1,
-                )
-            ],
-            result_selector={
-                "arn": sfn.JsonPath.string_at("$.EndpointConfigArn"),
-                "name": sfn.JsonPath.array_get_item(
-                    sfn.JsonPath.string_split(sfn.JsonPath.string_at("$.EndpointConfigArn"), "/"),
-                    1,
-                ),
-            },
-            result_path="$.endpointConfig",
+            "EndpointTeardownLogs",
+            encryption_key=self.encryption_key,
+            retention=logs.RetentionDays.ONE_YEAR,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        # A role of our own, so the function gets no managed policy: it may write its log group
+        # and delete this one endpoint.
+        role = iam.Role(
+            self,
+            "EndpointTeardownRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Deletes the ML pipeline's endpoint when the stack is deleted",
+        )
+        log_group.grant_write(role)
+        teardown = cr.AwsCustomResource(
+            self,
+            "EndpointTeardown",
+            on_delete=cr.AwsSdkCall(
+                service="SageMaker",
+                action="deleteEndpoint",
+                parameters={"EndpointName": self.endpoint_name},
+                # Nothing to delete when no run ever deployed.
+                ignore_error_codes_matching="ValidationException",
+            ),
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [
+                    iam.PolicyStatement(
+                        actions=["sagemaker:DeleteEndpoint"],
+                        resources=[self.deployment.endpoint_arn],
+                    )
+                ]
+            ),
+            role=role,
+            log_group=log_group,
+            install_latest_aws_sdk=False,
+            resource_type="Custom::EndpointTeardown",
+        )
+        # The provider function is a singleton at the stack's root.
+        provider = cdk.Stack.of(self).node.find_child(_AWS_CUSTOM_RESOURCE_PROVIDER_ID)
+        _accept_redundant_dependency(provider)
+        return teardown
 
     def _acknowledge_findings(self) -> None:
         """cdk-nag findings that are acknowledged, each with its reason, on its own resource."""
@@ -471,6 +586,8 @@ class MLPipeline(Construct):
             "read every object under the training-data prefix; object names are the data set's",
             f"Resource::{bucket_arn_ref(self.artifacts_bucket)}/{_MODELS_PREFIX}*": "Each training "
             "job writes under models/<job name>/, and job names are generated per execution",
+            f"Resource::{bucket_arn_ref(self.artifacts_bucket)}/{_CHECKPOINTS_PREFIX}*": "Training "
+            "jobs sync their checkpoints under checkpoints/<execution name>/, one folder per run",
             "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
             "/aws/sagemaker/*": "SageMaker writes to /aws/sagemaker/TrainingJobs and "
             "/aws/sagemaker/Endpoints/<endpoint name>, created on first use",
@@ -486,8 +603,8 @@ class MLPipeline(Construct):
         state_machine_policy = default_policy(self.state_machine.role)
         sagemaker_arn = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
         for finding, reason in {
-            f"Resource::{sagemaker_arn}:training-job/*": "Training job names are generated per "
-            "execution (<name_prefix>-<uuid>); policy written by the CDK SageMaker task",
+            f"Resource::{sagemaker_arn}:training-job/{self.name_prefix}-*": "Training job names "
+            "are generated per attempt as <name_prefix>-<uuid>; limited to that prefix",
             f"Resource::{sagemaker_arn}:model/*": "Model names are generated per execution "
             "(<name_prefix>-<uuid>); policy written by the CDK SageMaker task",
             f"Resource::{sagemaker_arn}:endpoint-config/*": "Endpoint configuration names are "
@@ -497,6 +614,39 @@ class MLPipeline(Construct):
             "sagemaker:ListTags have no resource-level permissions",
         }.items():
             acknowledge(state_machine_policy, f"AwsSolutions-IAM5[{finding}]", reason)
+
+
+#: The construct id aws-cdk-lib gives the singleton function behind every AwsCustomResource.
+_AWS_CUSTOM_RESOURCE_PROVIDER_ID: Final = "AWS679f53fac002430cb0da5b7982bd2287"
+
+
+def _accept_redundant_dependency(construct: IConstruct) -> None:
+    """Tell cfn-lint that this resource's DependsOn on its role is deliberate.
+
+    aws-cdk-lib makes a state machine or function depend explicitly on its role (so the role's
+    policy exists before first use) while also referencing the role by GetAtt; cfn-lint's W3005
+    flags the redundancy, which is harmless.
+    """
+    resource = construct.node.default_child
+    assert isinstance(resource, cdk.CfnResource), construct.node.path
+    resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+
+
+@jsii.implements(tasks.ISageMakerTask)
+class _ImageUser:
+    """Stands in for a SageMaker task so a DockerImage can grant pulls to ``role``."""
+
+    def __init__(self, role: iam.IRole) -> None:
+        self._role = role
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        return self._role.grant_principal
+
+
+def _bind_image(image: tasks.DockerImage, role: iam.IRole) -> str:
+    """The image's URI, with pull access granted to ``role`` (for the raw training task)."""
+    return image.bind(_ImageUser(role)).image_uri
 
 
 def _hyperparameter_string(value: HyperparameterValue) -> str:
@@ -519,8 +669,12 @@ def _validate(
     training_instance_count: int,
     training_volume_size: Size,
     max_runtime: Duration,
+    accuracy_threshold: float,
     inference_instance_type: str,
     inference_instance_count: int,
+    notification_emails: Sequence[str],
+    endpoint_poll_interval: Duration,
+    deploy_timeout: Duration,
 ) -> None:
     problems = Problems("MLPipeline")
     source = Path(source_dir)
@@ -542,16 +696,23 @@ def _validate(
             f"'<prefix>-<36-character uuid>', at most {SAGEMAKER_NAME_MAX} characters)",
         )
     if not is_token(endpoint_name) and (
-        not _SAGEMAKER_NAME.match(endpoint_name) or len(endpoint_name) > SAGEMAKER_NAME_MAX
+        not _LOWER_NAME.match(endpoint_name) or len(endpoint_name) > SAGEMAKER_NAME_MAX
     ):
         problems.add(
             "endpoint_name",
             endpoint_name,
-            f"must be 1 to {SAGEMAKER_NAME_MAX} characters of letters, digits and hyphens, "
-            "starting and ending with a letter or digit",
+            f"must be 1 to {SAGEMAKER_NAME_MAX} characters of lowercase letters, digits and "
+            "hyphens, starting and ending with a letter or digit (SageMaker writes names in "
+            "lowercase in ARNs, which the pipeline's IAM policies name)",
         )
-    if not is_token(data_prefix) and (data_prefix.startswith("/") or ".." in data_prefix):
-        problems.add("data_prefix", data_prefix, "must be a key prefix without a leading '/'")
+    if not is_token(data_prefix) and (
+        data_prefix.startswith("/") or ".." in data_prefix or any(c in data_prefix for c in "*?\\")
+    ):
+        problems.add(
+            "data_prefix",
+            data_prefix,
+            "must be a key prefix without a leading '/', '..', '*', '?' or '\\'",
+        )
 
     for prop, instance_type in (
         ("training_instance_type", training_instance_type),
@@ -580,6 +741,33 @@ def _validate(
         seconds = max_runtime.to_seconds()
         if not 1 <= seconds <= _MAX_RUNTIME.to_seconds():
             problems.add("max_runtime", f"{seconds} s", "must be 1 second to 28 days")
+
+    if (
+        isinstance(accuracy_threshold, bool)
+        or not isinstance(accuracy_threshold, int | float)
+        or not (0 <= accuracy_threshold <= 1)
+    ):
+        problems.add("accuracy_threshold", accuracy_threshold, "must be a number from 0 to 1")
+    for address in notification_emails:
+        if not is_token(address) and not _EMAIL.match(address):
+            problems.add("notification_emails", address, "must be an e-mail address")
+    if not endpoint_poll_interval.is_unresolved() and not (
+        1 <= endpoint_poll_interval.to_seconds() <= 3600
+    ):
+        problems.add(
+            "endpoint_poll_interval",
+            f"{endpoint_poll_interval.to_seconds()} s",
+            "must be 1 second to 1 hour",
+        )
+    if not deploy_timeout.is_unresolved() and not (
+        endpoint_poll_interval.is_unresolved()
+        or deploy_timeout.to_seconds() >= endpoint_poll_interval.to_seconds()
+    ):
+        problems.add(
+            "deploy_timeout",
+            f"{deploy_timeout.to_seconds()} s",
+            "must be at least endpoint_poll_interval",
+        )
 
     for key, value in hyperparameters.items():
         if not isinstance(key, str) or not 1 <= len(key) <= 256:

@@ -1,0 +1,312 @@
+"""Register the trained model and roll it out to a long-lived endpoint: create it or update it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+import aws_cdk as cdk
+from aws_cdk import Duration
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from .._s3_location import ScopedS3Location
+from .failure import FailureHandler
+from .training import MODELS_PREFIX, add_sagemaker_retry
+
+#: Endpoint states in which SageMaker refuses an update; the run waits them out.
+_BUSY_STATES: Final = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+_FAILED_STATES: Final = ("Failed", "UpdateRollbackFailed", "OutOfService")
+
+
+class DeployToEndpoint(sfn.StateMachineFragment):
+    """Creates a model and an endpoint configuration, then points ``endpoint_name`` at them.
+
+    The endpoint keeps its name across runs: the first run creates it, later runs update it in
+    place (SageMaker shifts traffic without downtime). A run that finds the endpoint busy waits;
+    one that finds it ``Failed`` (it cannot be updated) deletes it and creates it anew. After the
+    create or update the run polls DescribeEndpoint until the endpoint is ``InService`` on the new
+    configuration. It fails with ``EndpointFailed`` (SageMaker's FailureReason in the cause) when
+    the endpoint ends ``Failed``, ``UpdateRollbackFailed`` or ``OutOfService``, with
+    ``EndpointUpdateRolledBack`` when SageMaker rolled the update back, and with
+    ``EndpointDeployTimeout`` after ``deploy_timeout``.
+
+    Writes ``$.model`` and ``$.endpointConfig`` (``arn``, ``name``) and ``$.endpoint`` (the final
+    DescribeEndpoint result).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name_prefix: str,
+        endpoint_name: str,
+        role: iam.IRole,
+        inference_image: tasks.DockerImage,
+        environment: Mapping[str, str],
+        artifacts_bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+        instance_type: str,
+        instance_count: int,
+        poll_interval: Duration,
+        deploy_timeout: Duration,
+        failure: FailureHandler,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.endpoint_name = endpoint_name
+        stack = cdk.Stack.of(self)
+        self.endpoint_arn = stack.format_arn(
+            service="sagemaker", resource="endpoint", resource_name=endpoint_name
+        )
+
+        self.create_model = tasks.SageMakerCreateModel(
+            self,
+            "CreateModel",
+            model_name=sfn.JsonPath.format("{}-{}", name_prefix, sfn.JsonPath.uuid()),
+            role=role,
+            primary_container=tasks.ContainerDefinition(
+                image=inference_image,
+                model_s3_location=ScopedS3Location(
+                    artifacts_bucket,
+                    MODELS_PREFIX,
+                    uri=sfn.JsonPath.string_at("$.training.modelArtifacts"),
+                ),
+                environment_variables=sfn.TaskInput.from_object(dict(environment)),
+            ),
+            result_selector=_name_from_arn("$.ModelArn"),
+            result_path="$.model",
+        )
+        self.create_endpoint_config = tasks.SageMakerCreateEndpointConfig(
+            self,
+            "CreateEndpointConfig",
+            endpoint_config_name=sfn.JsonPath.format("{}-{}", name_prefix, sfn.JsonPath.uuid()),
+            kms_key=encryption_key,
+            production_variants=[
+                tasks.ProductionVariant(
+                    model_name=sfn.JsonPath.string_at("$.model.name"),
+                    variant_name="AllTraffic",
+                    instance_type=ec2.InstanceType(instance_type.removeprefix("ml.")),
+                    initial_instance_count=instance_count,
+                    initial_variant_weight=1,
+                )
+            ],
+            result_selector=_name_from_arn("$.EndpointConfigArn"),
+            result_path="$.endpointConfig",
+        )
+        self.find_endpoint = self._describe_endpoint(
+            "FindEndpoint",
+            result_selector={
+                "status": sfn.JsonPath.string_at("$.EndpointStatus"),
+                "configName": sfn.JsonPath.string_at("$.EndpointConfigName"),
+            },
+            result_path="$.existingEndpoint",
+        )
+        self.create_endpoint = tasks.SageMakerCreateEndpoint(
+            self,
+            "CreateEndpoint",
+            endpoint_name=endpoint_name,
+            endpoint_config_name=sfn.JsonPath.string_at("$.endpointConfig.name"),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        self.update_endpoint = tasks.SageMakerUpdateEndpoint(
+            self,
+            "UpdateEndpoint",
+            endpoint_name=endpoint_name,
+            endpoint_config_name=sfn.JsonPath.string_at("$.endpointConfig.name"),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        delete_failed = tasks.CallAwsService(
+            self,
+            "DeleteFailedEndpoint",
+            service="sagemaker",
+            action="deleteEndpoint",
+            parameters={"EndpointName": endpoint_name},
+            iam_resources=[self.endpoint_arn],
+            iam_action="sagemaker:DeleteEndpoint",
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        wait_idle = sfn.Wait(self, "WaitForIdleEndpoint", time=sfn.WaitTime.duration(poll_interval))
+        lookup_failed = sfn.Choice(self, "EndpointExists")
+        route = sfn.Choice(self, "CreateOrUpdate")
+
+        start_polling = sfn.Pass(
+            self,
+            "StartPollingEndpoint",
+            parameters={"polls": 0},
+            result_path="$.deploy",
+        )
+        wait = sfn.Wait(self, "WaitForEndpoint", time=sfn.WaitTime.duration(poll_interval))
+        describe = self._describe_endpoint("DescribeEndpoint", result_path="$.endpoint")
+        check = sfn.Choice(self, "CheckEndpoint")
+        count = sfn.Pass(
+            self,
+            "CountPoll",
+            parameters={
+                "polls": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.deploy.polls"), 1)
+            },
+            result_path="$.deploy",
+        )
+        give_up = sfn.Choice(self, "KeepWaiting")
+        max_polls = max(1, int(deploy_timeout.to_seconds() // max(1, poll_interval.to_seconds())))
+        timeout = failure.reject(
+            self,
+            "EndpointDeployTimeout",
+            error="EndpointDeployTimeout",
+            cause=sfn.JsonPath.format(
+                f"endpoint {{}} was still {{}} after {deploy_timeout.to_minutes()} minutes",
+                endpoint_name,
+                sfn.JsonPath.string_at("$.endpoint.EndpointStatus"),
+            ),
+        )
+        explain = self._explain_endpoint_failure(failure)
+        self._deployed = sfn.Pass(self, "EndpointInService")
+
+        caught: list[sfn.TaskStateBase] = [
+            self.create_model,
+            self.create_endpoint_config,
+            self.create_endpoint,
+            self.update_endpoint,
+            delete_failed,
+            describe,
+        ]
+        for state in caught:
+            add_sagemaker_retry(state)
+            failure.catch(state)
+        add_sagemaker_retry(self.find_endpoint)
+        self.find_endpoint.add_catch(lookup_failed, errors=["States.ALL"], result_path="$.error")
+
+        self.create_model.next(self.create_endpoint_config).next(self.find_endpoint)
+        lookup_failed.when(
+            sfn.Condition.string_matches("$.error.Cause", "*Could not find endpoint*"),
+            self.create_endpoint,
+        ).otherwise(failure.entry)
+        self.find_endpoint.next(route)
+        route.when(
+            sfn.Condition.or_(
+                *(sfn.Condition.string_equals("$.existingEndpoint.status", s) for s in _BUSY_STATES)
+            ),
+            wait_idle,
+        ).when(
+            sfn.Condition.string_equals("$.existingEndpoint.status", "Failed"), delete_failed
+        ).otherwise(self.update_endpoint)
+        delete_failed.next(wait_idle)
+        wait_idle.next(self.find_endpoint)
+        self.create_endpoint.next(start_polling)
+        self.update_endpoint.next(start_polling)
+        start_polling.next(wait).next(describe).next(check)
+        check.when(
+            sfn.Condition.and_(
+                sfn.Condition.string_equals("$.endpoint.EndpointStatus", "InService"),
+                sfn.Condition.string_equals_json_path(
+                    "$.endpoint.EndpointConfigName", "$.endpointConfig.name"
+                ),
+            ),
+            self._deployed,
+        ).when(
+            sfn.Condition.or_(
+                sfn.Condition.string_equals("$.endpoint.EndpointStatus", "InService"),
+                *(
+                    sfn.Condition.string_equals("$.endpoint.EndpointStatus", s)
+                    for s in _FAILED_STATES
+                ),
+            ),
+            explain,
+        ).otherwise(count)
+        count.next(give_up)
+        give_up.when(
+            sfn.Condition.number_greater_than_equals("$.deploy.polls", max_polls), timeout
+        ).otherwise(wait)
+        self._start = self.create_model
+
+    def _describe_endpoint(
+        self,
+        state_id: str,
+        *,
+        result_path: str,
+        result_selector: Mapping[str, str] | None = None,
+    ) -> tasks.CallAwsService:
+        return tasks.CallAwsService(
+            self,
+            state_id,
+            service="sagemaker",
+            action="describeEndpoint",
+            parameters={"EndpointName": self.endpoint_name},
+            iam_resources=[self.endpoint_arn],
+            iam_action="sagemaker:DescribeEndpoint",
+            result_selector=dict(result_selector) if result_selector else None,
+            result_path=result_path,
+        )
+
+    def _explain_endpoint_failure(self, failure: FailureHandler) -> sfn.IChainable:
+        defaults = sfn.Pass(
+            self,
+            "PrepareEndpointFailure",
+            result=sfn.Result.from_object({"FailureReason": "SageMaker gave no reason"}),
+            result_path="$.endpointDefaults",
+        )
+        merge = sfn.Pass(
+            self,
+            "ReadEndpointFailure",
+            parameters={
+                "endpoint": sfn.JsonPath.json_merge(
+                    sfn.JsonPath.object_at("$.endpointDefaults"),
+                    sfn.JsonPath.object_at("$.endpoint"),
+                )
+            },
+            result_path="$.failedEndpoint",
+        )
+        kind = sfn.Choice(self, "RolledBackOrFailed")
+        rolled_back = failure.reject(
+            self,
+            "EndpointUpdateRolledBack",
+            error="EndpointUpdateRolledBack",
+            cause=sfn.JsonPath.format(
+                "SageMaker rolled endpoint {} back to {} instead of {}: {}",
+                sfn.JsonPath.string_at("$.failedEndpoint.endpoint.EndpointName"),
+                sfn.JsonPath.string_at("$.failedEndpoint.endpoint.EndpointConfigName"),
+                sfn.JsonPath.string_at("$.endpointConfig.name"),
+                sfn.JsonPath.string_at("$.failedEndpoint.endpoint.FailureReason"),
+            ),
+        )
+        failed = failure.reject(
+            self,
+            "EndpointFailed",
+            error="EndpointFailed",
+            cause=sfn.JsonPath.format(
+                "endpoint {} is {}: {}",
+                sfn.JsonPath.string_at("$.failedEndpoint.endpoint.EndpointName"),
+                sfn.JsonPath.string_at("$.failedEndpoint.endpoint.EndpointStatus"),
+                sfn.JsonPath.string_at("$.failedEndpoint.endpoint.FailureReason"),
+            ),
+        )
+        defaults.next(merge).next(kind)
+        kind.when(
+            sfn.Condition.string_equals("$.failedEndpoint.endpoint.EndpointStatus", "InService"),
+            rolled_back,
+        ).otherwise(failed)
+        return defaults
+
+    @property
+    def start_state(self) -> sfn.State:
+        return self._start
+
+    @property
+    def end_states(self) -> list[sfn.INextable]:
+        return [self._deployed]
+
+
+def _name_from_arn(arn_path: str) -> dict[str, str]:
+    # SageMaker ARNs carry the name in lowercase; names here are lowercase by design, so the
+    # name is the ARN's last segment.
+    return {
+        "arn": sfn.JsonPath.string_at(arn_path),
+        "name": sfn.JsonPath.array_get_item(
+            sfn.JsonPath.string_split(sfn.JsonPath.string_at(arn_path), "/"), 1
+        ),
+    }

@@ -1,0 +1,76 @@
+"""Where every failed run ends: a notification, then a Fail state a person can act on."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+
+class FailureHandler(Construct):
+    """Publishes ``$.error`` to ``topic`` and fails the execution with that error and cause.
+
+    Route a failure here with :meth:`reject` (an error of your own) or :meth:`catch` (the error a
+    state raised). If publishing fails, the execution still fails with the original error.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, topic: sns.ITopic) -> None:
+        super().__init__(scope, construct_id)
+        self.failed = sfn.Fail(
+            self,
+            "RunFailed",
+            error_path="$.error.Error",
+            cause_path="$.error.Cause",
+        )
+        self.notify = tasks.SnsPublish(
+            self,
+            "NotifyFailure",
+            topic=topic,
+            subject="ML pipeline run failed",
+            message=sfn.TaskInput.from_object(
+                {
+                    "execution": sfn.JsonPath.execution_id,
+                    "stateMachine": sfn.JsonPath.state_machine_id,
+                    "error": sfn.JsonPath.string_at("$.error.Error"),
+                    "cause": sfn.JsonPath.string_at("$.error.Cause"),
+                }
+            ),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        self.notify.add_retry(
+            errors=["SNS.ThrottledException", "SNS.InternalErrorException"],
+            max_attempts=3,
+            backoff_rate=2,
+        )
+        self.notify.add_catch(self.failed, result_path="$.notificationError")
+        self.notify.next(self.failed)
+
+    @property
+    def entry(self) -> sfn.IChainable:
+        """The state to continue with once ``$.error`` is set."""
+        return self.notify
+
+    def catch(
+        self,
+        state: sfn.TaskStateBase | sfn.CustomState | sfn.Map,
+        *,
+        errors: list[str] | None = None,
+    ) -> None:
+        """Send ``errors`` (default: all) raised by ``state`` here, keeping the state's input."""
+        state.add_catch(self.notify, errors=errors or ["States.ALL"], result_path="$.error")
+
+    def reject(self, scope: Construct, state_id: str, *, error: str, cause: str) -> sfn.Pass:
+        """A Pass state that sets ``$.error`` and continues here.
+
+        ``cause`` is literal text or a run-time expression such as
+        ``sfn.JsonPath.format("accuracy {} is below {}", ...)``.
+        """
+        rejected = sfn.Pass(
+            scope,
+            state_id,
+            parameters={"Error": error, "Cause": cause},
+            result_path="$.error",
+        )
+        rejected.next(self.notify)
+        return rejected

@@ -1,0 +1,231 @@
+"""Run a SageMaker training job and wait for it (``createTrainingJob.sync``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+import aws_cdk as cdk
+from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from .failure import FailureHandler
+
+#: Where SageMaker syncs ``/opt/ml/checkpoints`` in the artifacts bucket, one folder per run.
+CHECKPOINTS_PREFIX: Final = "checkpoints/"
+MODELS_PREFIX: Final = "models/"
+#: SageMaker errors worth another attempt: throttling and transient service faults.
+RETRYABLE_SAGEMAKER_ERRORS: Final = [
+    "SageMaker.ThrottlingException",
+    "SageMaker.InternalFailure",
+    "SageMaker.ServiceUnavailable",
+    "SageMaker.AmazonSageMakerException",
+]
+
+
+def add_sagemaker_retry(state: sfn.TaskStateBase | sfn.CustomState) -> None:
+    """Retry throttling and transient SageMaker errors with exponential backoff and jitter."""
+    state.add_retry(
+        errors=RETRYABLE_SAGEMAKER_ERRORS,
+        interval=Duration.seconds(5),
+        max_attempts=4,
+        backoff_rate=2,
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+
+
+class TrainModel(sfn.StateMachineFragment):
+    """Runs one training job from ``$.config`` and ``$.run`` and waits for it to end.
+
+    Written as the raw ``createTrainingJob.sync`` task, because it takes per-run values the CDK
+    task cannot (instance type and count, data URI, spot capacity with checkpoints) — so its IAM is
+    written here too, scoped to jobs named ``<name_prefix>-*``.
+
+    On success ``$.training`` holds ``jobName``, ``modelArtifacts`` and ``description`` (the
+    DescribeTrainingJob result, read by :class:`EvaluateModel`). A failed or stopped job, or a
+    failed call, goes to ``failure`` with a cause naming the job and SageMaker's FailureReason.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name_prefix: str,
+        role: iam.IRole,
+        training_image_uri: str,
+        metric_definitions: Sequence[Mapping[str, str]],
+        artifacts_bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+        volume_size_gib: int,
+        failure: FailureHandler,
+        state_machine_role: iam.IGrantable | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.name_prefix = name_prefix
+        self.role = role
+        self._failure = failure
+        stack = cdk.Stack.of(self)
+        self.train = sfn.CustomState(
+            self,
+            "Train",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{stack.partition}:states:::sagemaker:createTrainingJob.sync",
+                "Parameters": {
+                    "TrainingJobName.$": f"States.Format('{{}}-{{}}', '{name_prefix}', "
+                    "States.UUID())",
+                    "RoleArn": role.role_arn,
+                    "AlgorithmSpecification": {
+                        "TrainingImage": training_image_uri,
+                        "TrainingInputMode": "File",
+                        "MetricDefinitions": [dict(m) for m in metric_definitions],
+                    },
+                    "HyperParameters.$": "$.run.hyperparameters",
+                    "InputDataConfig": [
+                        {
+                            "ChannelName": "training",
+                            "DataSource": {
+                                "S3DataSource": {
+                                    "S3DataType": "S3Prefix",
+                                    "S3Uri.$": "$.config.trainingDataUri",
+                                    "S3DataDistributionType": "FullyReplicated",
+                                }
+                            },
+                        }
+                    ],
+                    "OutputDataConfig": {
+                        "S3OutputPath": artifacts_bucket.s3_url_for_object(MODELS_PREFIX),
+                        "KmsKeyId": encryption_key.key_arn,
+                    },
+                    "ResourceConfig": {
+                        "InstanceType.$": "$.config.trainingInstanceType",
+                        "InstanceCount.$": "$.config.trainingInstanceCount",
+                        "VolumeSizeInGB": volume_size_gib,
+                        "VolumeKmsKeyId": encryption_key.key_arn,
+                    },
+                    "StoppingCondition.$": "$.run.stoppingCondition",
+                    "EnableManagedSpotTraining.$": "$.config.spot",
+                    "CheckpointConfig": {
+                        "S3Uri.$": "States.Format('{}{}/', "
+                        f"'{artifacts_bucket.s3_url_for_object(CHECKPOINTS_PREFIX)}', "
+                        "$$.Execution.Name)",
+                        "LocalPath": "/opt/ml/checkpoints",
+                    },
+                    "Tags": [{"Key": "mlpipeline:execution", "Value.$": "$$.Execution.Id"}],
+                },
+                "ResultSelector": {
+                    "jobName.$": "$.TrainingJobName",
+                    "modelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
+                    "description.$": "$",
+                },
+                "ResultPath": "$.training",
+            },
+        )
+        add_sagemaker_retry(self.train)
+        self._add_failure_routes()
+        if state_machine_role is not None:
+            self.grant_start(state_machine_role)
+
+    def _add_failure_routes(self) -> None:
+        # A job that ran and failed comes back as States.TaskFailed with the job's description
+        # (JSON) as the cause; anything else (a refused request) keeps its own error and cause.
+        explain = sfn.Choice(self, "ExplainTrainingFailure")
+        parse = sfn.Pass(
+            self,
+            "ReadFailedTrainingJob",
+            parameters={
+                "job": sfn.JsonPath.json_merge(
+                    sfn.JsonPath.object_at("$.jobDefaults"),
+                    sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.error.Cause")),
+                )
+            },
+            result_path="$.failedJob",
+        )
+        defaults = sfn.Pass(
+            self,
+            "PrepareTrainingFailure",
+            result=sfn.Result.from_object(
+                {"FailureReason": "SageMaker gave no reason", "TrainingJobStatus": "Failed"}
+            ),
+            result_path="$.jobDefaults",
+        )
+        describe = self._failure.reject(
+            self,
+            "TrainingJobFailed",
+            error="TrainingJobFailed",
+            cause=sfn.JsonPath.format(
+                "training job {} ended {}: {}",
+                sfn.JsonPath.string_at("$.failedJob.job.TrainingJobName"),
+                sfn.JsonPath.string_at("$.failedJob.job.TrainingJobStatus"),
+                sfn.JsonPath.string_at("$.failedJob.job.FailureReason"),
+            ),
+        )
+        explain.when(
+            sfn.Condition.and_(
+                sfn.Condition.string_equals("$.error.Error", "States.TaskFailed"),
+                sfn.Condition.string_matches("$.error.Cause", "{*"),
+            ),
+            defaults.next(parse).next(describe),
+        ).otherwise(self._failure.entry)
+        self.train.add_catch(explain, errors=["States.ALL"], result_path="$.error")
+
+    def grant_start(self, grantee: iam.IGrantable) -> None:
+        """What Step Functions needs to run this task's ``createTrainingJob.sync``."""
+        stack = cdk.Stack.of(self)
+        jobs = stack.format_arn(
+            service="sagemaker", resource="training-job", resource_name=f"{self.name_prefix}-*"
+        )
+        principal = grantee.grant_principal
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RunTrainingJobs",
+                actions=[
+                    "sagemaker:AddTags",
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                ],
+                resources=[jobs],
+            )
+        )
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ListTrainingJobTags",
+                actions=["sagemaker:ListTags"],
+                resources=["*"],
+            )
+        )
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PassTrainingRole",
+                actions=["iam:PassRole"],
+                resources=[self.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="FollowTrainingJobEvents",
+                actions=["events:DescribeRule", "events:PutRule", "events:PutTargets"],
+                resources=[
+                    stack.format_arn(
+                        service="events",
+                        resource="rule",
+                        resource_name="StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+                    )
+                ],
+            )
+        )
+
+    @property
+    def start_state(self) -> sfn.State:
+        return self.train
+
+    @property
+    def end_states(self) -> list[sfn.INextable]:
+        return [self.train]
