@@ -23,7 +23,9 @@ def describe(assembly: Path) -> list[str]:
     for assets_file in sorted(assembly.glob("*.assets.json")):
         for asset_hash, asset in json.loads(assets_file.read_text()).get("files", {}).items():
             source = asset["source"]
-            size = (assembly / source["path"]).stat().st_size
+            path = assembly / source["path"]
+            files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+            size = sum(p.stat().st_size for p in files)
             lines.append(
                 f"asset {source['path']} ({source.get('packaging', 'file')}, {size} bytes) "
                 f"for {assets_file.name.removesuffix('.assets.json')}, hash {asset_hash[:12]}"

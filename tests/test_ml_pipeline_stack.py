@@ -181,16 +181,21 @@ def _role_statements(template: dict[str, Any], role_prefix: str) -> list[dict[st
     return statements
 
 
-def test_sagemaker_role_reads_data_prefix_and_writes_models_prefix_only(
+def test_sagemaker_role_reads_data_prefix_and_writes_models_and_checkpoints_only(
     ml_template_json: dict[str, Any],
 ) -> None:
     statements = _role_statements(ml_template_json, "PipelineSageMakerRole")
     text = json.dumps(statements)
     assert "/training-data/*" in text
     writes = [s for s in statements if "s3:PutObject" in _as_list(s["Action"])]
-    assert len(writes) == 1
+    written = [
+        (r["Fn::Join"][1][0]["Fn::GetAtt"][0], r["Fn::Join"][1][1])
+        for s in writes
+        for r in _as_list(s["Resource"])
+    ]
+    assert sorted(prefix for _, prefix in written) == ["/checkpoints/*", "/models/*"]
+    assert all(bucket.startswith("PipelineArtifactsBucket") for bucket, _ in written)
     assert "s3:DeleteObject*" not in text and "s3:DeleteObject" not in text
-    assert json.dumps(writes[0]["Resource"]).endswith('"/models/*"]]}')
 
 
 def test_sagemaker_role_reads_only_its_source_archive_from_the_asset_bucket(
@@ -304,3 +309,84 @@ def test_outputs_name_state_machine_buckets_and_endpoint(ml_template: Template) 
     assert outputs["EndpointName"]["Value"] == "mnist-endpoint"
     assert outputs["DataPrefix"]["Value"] == "training-data/"
     assert outputs["StateMachineArn"]["Value"]["Ref"].startswith("PipelineStateMachine")
+
+
+# --- notifications, triggers, teardown -------------------------------------------------------
+
+
+def test_failure_topic_is_encrypted_with_the_pipeline_key_and_refuses_plain_http(
+    ml_template: Template, ml_template_json: dict[str, Any]
+) -> None:
+    ml_template.has_resource_properties(
+        "AWS::SNS::Topic",
+        {"KmsMasterKeyId": {"Fn::GetAtt": [Match.string_like_regexp("^PipelineKey"), "Arn"]}},
+    )
+    policies = _resources(ml_template_json, "AWS::SNS::TopicPolicy").values()
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    assert any(
+        s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in statements
+    )
+
+
+def test_runs_that_time_out_or_are_aborted_are_notified(ml_template: Template) -> None:
+    ml_template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.states"],
+                "detail-type": ["Step Functions Execution Status Change"],
+                "detail": {"status": ["TIMED_OUT", "ABORTED"]},
+            },
+            "Targets": [{"Arn": {"Ref": Match.string_like_regexp("^PipelineFailureTopic")}}],
+        },
+    )
+
+
+def test_no_triggers_by_default(ml_template_json: dict[str, Any]) -> None:
+    rules = _resources(ml_template_json, "AWS::Events::Rule").values()
+    assert all("ScheduleExpression" not in r["Properties"] for r in rules)
+    assert all(r["Properties"].get("EventPattern", {}).get("source") != ["aws.s3"] for r in rules)
+
+
+def test_state_machine_role_runs_only_prefixed_training_jobs(
+    ml_template_json: dict[str, Any],
+) -> None:
+    statements = _role_statements(ml_template_json, "PipelineStateMachineRole")
+    (run_jobs,) = [s for s in statements if s.get("Sid") == "RunTrainingJobs"]
+    assert sorted(run_jobs["Action"]) == [
+        "sagemaker:AddTags",
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:DescribeTrainingJob",
+        "sagemaker:StopTrainingJob",
+    ]
+    assert json.dumps(run_jobs["Resource"]).endswith(':training-job/mnist-*"]]}')
+    endpoint_calls = [
+        s
+        for s in statements
+        if any(
+            a in _as_list(s["Action"])
+            for a in ("sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint")
+        )
+    ]
+    assert endpoint_calls
+    for statement in endpoint_calls:
+        assert json.dumps(statement["Resource"]).endswith(':endpoint/mnist-endpoint"]]}')
+
+
+def test_deleting_the_stack_deletes_the_endpoint_only(
+    ml_template: Template, ml_template_json: dict[str, Any]
+) -> None:
+    (teardown,) = _resources(ml_template_json, "Custom::EndpointTeardown").values()
+    delete = json.loads(teardown["Properties"]["Delete"])
+    assert delete["action"] == "deleteEndpoint"
+    assert delete["parameters"] == {"EndpointName": "mnist-endpoint"}
+    assert delete["ignoreErrorCodesMatching"] == "ValidationException"
+    assert "Create" not in teardown["Properties"]
+    statements = _role_statements(ml_template_json, "PipelineEndpointTeardownRole")
+    actions = sorted(a for s in statements for a in _as_list(s["Action"]))
+    assert "sagemaker:DeleteEndpoint" in actions
+    assert all(a.startswith(("logs:", "sagemaker:DeleteEndpoint")) for a in actions)
+    functions = _resources(ml_template_json, "AWS::Lambda::Function").values()
+    for function in functions:
+        assert "ManagedPolicyArns" not in json.dumps(function)

@@ -1,13 +1,19 @@
-"""The state machine definition, rendered to plain ASL and asserted as data."""
+"""The state machine definition, rendered to plain ASL and asserted as data.
+
+What the definition does when it runs is tested by executing it (test_state_machine_runs.py);
+these tests pin its shape: states, order, integrations, parameters.
+"""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
 
 from mlpipeline_cdk.asl import render_definition
 from mlpipeline_cdk.metrics import METRIC_DEFINITIONS
+from mlpipeline_cdk.steps import RUN_INPUT_KEYS
 
 
 @pytest.fixture(scope="module")
@@ -15,72 +21,206 @@ def asl(ml_template_json: dict[str, Any]) -> dict[str, Any]:
     return render_definition(ml_template_json)
 
 
-def _walk(asl: dict[str, Any]) -> list[str]:
-    order, name = [], asl["StartAt"]
-    while name:
-        order.append(name)
-        name = asl["States"][name].get("Next")
-    return order
+def _next_states(state: dict[str, Any]) -> list[str]:
+    targets = [state.get("Next"), state.get("Default")]
+    targets += [choice["Next"] for choice in state.get("Choices", [])]
+    targets += [catch["Next"] for catch in state.get("Catch", [])]
+    return [t for t in targets if t]
 
 
-def test_states_run_train_model_config_endpoint_in_order(asl: dict[str, Any]) -> None:
-    assert _walk(asl) == ["Train", "CreateModel", "CreateEndpointConfig", "CreateEndpoint"]
-    assert asl["States"]["CreateEndpoint"]["End"] is True
+def _reaches_without_failing(asl: dict[str, Any], start: str, goal: str) -> bool:
+    """Whether ``goal`` follows ``start`` on some path that does not go through a failure."""
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name == goal:
+            return True
+        if name in seen or name == "NotifyFailure":
+            continue
+        seen.add(name)
+        state = asl["States"][name]
+        todo.extend(
+            t for t in _next_states(state) if t not in {c["Next"] for c in state.get("Catch", [])}
+        )
+    return False
 
 
-def test_each_state_calls_its_sagemaker_integration(asl: dict[str, Any]) -> None:
-    resources = {name: state["Resource"] for name, state in asl["States"].items()}
+def test_main_path_prepares_trains_evaluates_and_deploys(asl: dict[str, Any]) -> None:
+    landmarks = [
+        "ApplyRunDefaults",
+        "ValidateRunInput",
+        "CheckHyperparameterValues",
+        "RunConfigured",
+        "Train",
+        "IsModelGoodEnough",
+        "ModelAccepted",
+        "CreateModel",
+        "CreateEndpointConfig",
+        "FindEndpoint",
+        "CreateOrUpdate",
+        "UpdateEndpoint",
+        "WaitForEndpoint",
+        "DescribeEndpoint",
+        "CheckEndpoint",
+        "EndpointInService",
+    ]
+    assert asl["StartAt"] == landmarks[0]
+    for start, goal in itertools.pairwise(landmarks):
+        assert _reaches_without_failing(asl, start, goal), (start, goal)
+    # The endpoint does not exist yet: the failed lookup leads to CreateEndpoint.
+    assert _reaches_without_failing(asl, "EndpointExists", "CreateEndpoint")
+    assert asl["States"]["FindEndpoint"]["Catch"][0]["Next"] == "EndpointExists"
+    assert _reaches_without_failing(asl, "CreateEndpoint", "WaitForEndpoint")
+    assert asl["States"]["EndpointInService"]["Next"] == "RunSucceeded"
+    assert asl["States"]["RunSucceeded"]["End"] is True
+
+
+def test_every_state_is_reachable_and_every_end_is_success_or_run_failed(
+    asl: dict[str, Any],
+) -> None:
+    states = asl["States"]
+    seen, todo = set(), [asl["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(_next_states(states[name]))
+    assert seen == set(states)
+    ends = {n for n, s in states.items() if s.get("End") or s["Type"] in {"Fail", "Succeed"}}
+    assert ends == {"RunSucceeded", "RunFailed"}
+
+
+def test_each_sagemaker_state_calls_its_integration(asl: dict[str, Any]) -> None:
+    resources = {
+        name: state["Resource"] for name, state in asl["States"].items() if state["Type"] == "Task"
+    }
     assert resources == {
         "Train": "arn:aws:states:::sagemaker:createTrainingJob.sync",
         "CreateModel": "arn:aws:states:::sagemaker:createModel",
         "CreateEndpointConfig": "arn:aws:states:::sagemaker:createEndpointConfig",
+        "FindEndpoint": "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
         "CreateEndpoint": "arn:aws:states:::sagemaker:createEndpoint",
+        "UpdateEndpoint": "arn:aws:states:::sagemaker:updateEndpoint",
+        "DeleteFailedEndpoint": "arn:aws:states:::aws-sdk:sagemaker:deleteEndpoint",
+        "DescribeEndpoint": "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
+        "NotifyFailure": "arn:aws:states:::sns:publish",
     }
 
 
-def test_training_job_parameters(asl: dict[str, Any]) -> None:
+def test_every_sagemaker_call_retries_transient_errors_and_routes_failures(
+    asl: dict[str, Any],
+) -> None:
+    for name, state in asl["States"].items():
+        if state["Type"] != "Task" or name == "NotifyFailure":
+            continue
+        (retry,) = state["Retry"]
+        assert "SageMaker.ThrottlingException" in retry["ErrorEquals"], name
+        assert retry["BackoffRate"] == 2 and retry["JitterStrategy"] == "FULL", name
+        (catch,) = state["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"], name
+        assert catch["ResultPath"] == "$.error", name
+
+
+def test_failures_notify_then_fail_with_the_recorded_error(asl: dict[str, Any]) -> None:
+    notify = asl["States"]["NotifyFailure"]
+    assert notify["Next"] == "RunFailed"
+    assert notify["Catch"][0]["Next"] == "RunFailed"
+    assert notify["Parameters"]["Message"] == {
+        "execution.$": "$$.Execution.Id",
+        "stateMachine.$": "$$.StateMachine.Id",
+        "error.$": "$.error.Error",
+        "cause.$": "$.error.Cause",
+    }
+    assert asl["States"]["RunFailed"] == {
+        "Type": "Fail",
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
+    }
+    rejects = [n for n, s in asl["States"].items() if n.startswith("Reject")]
+    assert len(rejects) == 9
+    for name in rejects:
+        state = asl["States"][name]
+        assert state["Next"] == "NotifyFailure"
+        assert state["Parameters"]["Error"] == "InvalidInput"
+
+
+def test_run_defaults_come_from_the_construct(asl: dict[str, Any]) -> None:
+    params = asl["States"]["ApplyRunDefaults"]["Parameters"]
+    assert params["input.$"] == "$"
+    assert params["defaults"] == {
+        "hyperparameters": {},
+        "trainingInstanceType": "ml.m5.xlarge",
+        "trainingInstanceCount": 2,
+        "trainingDataUri": "s3://pipelinedatabucketa8862201/training-data/",
+        "maxRuntimeSeconds": 7200,
+        "spot": False,
+        "accuracyThreshold": 0.9,
+    }
+    assert set(params["defaults"]) == set(RUN_INPUT_KEYS)
+    assert params["baseHyperparameters"] == {"epochs": "6"}
+    reserved = params["reservedHyperparameters"]
+    assert reserved["sagemaker_program"] == "mnist.py"
+    assert reserved["sagemaker_submit_directory"].startswith(
+        "s3://cdk-hnb659fds-assets-123456789012-us-east-1/"
+    )
+    assert reserved["sagemaker_submit_directory"].endswith(".gz")
+    assert reserved["sagemaker_region"] == "us-east-1"
+
+
+def test_reserved_hyperparameters_are_merged_last(asl: dict[str, Any]) -> None:
+    expression = asl["States"]["ResolveHyperparameters"]["Parameters"]["hyperparameters.$"]
+    assert expression == (
+        "States.JsonMerge(States.JsonMerge($.baseHyperparameters, $.config.hyperparameters, "
+        "false), $.reservedHyperparameters, false)"
+    )
+
+
+def test_training_job_takes_per_run_values(asl: dict[str, Any]) -> None:
     params = asl["States"]["Train"]["Parameters"]
     assert params["TrainingJobName.$"] == "States.Format('{}-{}', 'mnist', States.UUID())"
     assert params["RoleArn"].startswith("arn:aws:iam::123456789012:role/PipelineSageMakerRole")
     assert params["AlgorithmSpecification"] == {
-        "TrainingInputMode": "File",
         "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/"
         "pytorch-training:2.6.0-cpu-py312-ubuntu22.04-sagemaker",
+        "TrainingInputMode": "File",
         "MetricDefinitions": list(METRIC_DEFINITIONS),
     }
-    assert params["ResourceConfig"]["InstanceCount"] == 2
-    assert params["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge"
-    assert params["ResourceConfig"]["VolumeSizeInGB"] == 30
-    assert params["ResourceConfig"]["VolumeKmsKeyId"].startswith("arn:aws:kms:")
-    assert params["OutputDataConfig"]["S3OutputPath"].endswith("/models/")
-    assert params["OutputDataConfig"]["KmsKeyId"].startswith("arn:aws:kms:")
+    assert params["HyperParameters.$"] == "$.run.hyperparameters"
+    assert params["ResourceConfig"] == {
+        "InstanceType.$": "$.config.trainingInstanceType",
+        "InstanceCount.$": "$.config.trainingInstanceCount",
+        "VolumeSizeInGB": 30,
+        "VolumeKmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/pipelinekeyf48ee773",
+    }
+    assert params["StoppingCondition.$"] == "$.run.stoppingCondition"
+    assert params["EnableManagedSpotTraining.$"] == "$.config.spot"
+    assert params["CheckpointConfig"] == {
+        "S3Uri.$": "States.Format('{}{}/', 's3://pipelineartifactsbucket22248f97/checkpoints/', "
+        "$$.Execution.Name)",
+        "LocalPath": "/opt/ml/checkpoints",
+    }
     (channel,) = params["InputDataConfig"]
     assert channel["ChannelName"] == "training"
-    assert channel["DataSource"]["S3DataSource"]["S3DataType"] == "S3Prefix"
-    assert channel["DataSource"]["S3DataSource"]["S3Uri"].startswith("s3://pipelinedatabucket")
-    assert channel["DataSource"]["S3DataSource"]["S3Uri"].endswith("/training-data/")
-
-
-def test_hyperparameters_are_strings_naming_the_script_and_its_archive(
-    asl: dict[str, Any],
-) -> None:
-    hyperparameters = asl["States"]["Train"]["Parameters"]["HyperParameters"]
-    assert all(isinstance(v, str) for v in hyperparameters.values())
-    assert hyperparameters["epochs"] == "6"
-    assert hyperparameters["sagemaker_program"] == "mnist.py"
-    assert hyperparameters["sagemaker_submit_directory"].startswith(
-        "s3://cdk-hnb659fds-assets-123456789012-us-east-1/"
-    )
-    assert hyperparameters["sagemaker_submit_directory"].endswith(".gz")
-    assert hyperparameters["sagemaker_region"] == "us-east-1"
-
-
-def test_training_result_keeps_job_name_and_model_artifacts(asl: dict[str, Any]) -> None:
-    train = asl["States"]["Train"]
-    assert train["ResultPath"] == "$.training"
-    assert train["ResultSelector"] == {
-        "name.$": "$.TrainingJobName",
+    assert channel["DataSource"]["S3DataSource"]["S3Uri.$"] == "$.config.trainingDataUri"
+    assert params["OutputDataConfig"] == {
+        "S3OutputPath": "s3://pipelineartifactsbucket22248f97/models/",
+        "KmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/pipelinekeyf48ee773",
+    }
+    assert asl["States"]["Train"]["ResultSelector"] == {
+        "jobName.$": "$.TrainingJobName",
         "modelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
+        "description.$": "$",
+    }
+
+
+def test_spot_runs_may_wait_twice_their_runtime(asl: dict[str, Any]) -> None:
+    assert asl["States"]["UseSpotCapacity"]["Parameters"] == {
+        "MaxRuntimeInSeconds.$": "$.config.maxRuntimeSeconds",
+        "MaxWaitTimeInSeconds.$": "States.MathAdd($.config.maxRuntimeSeconds, "
+        "$.config.maxRuntimeSeconds)",
+    }
+    assert asl["States"]["UseOnDemandCapacity"]["Parameters"] == {
+        "MaxRuntimeInSeconds.$": "$.config.maxRuntimeSeconds"
     }
 
 
@@ -99,19 +239,38 @@ def test_model_serves_from_the_inference_image_with_code_from_the_model_archive(
     assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
 
 
-def test_endpoint_config_and_endpoint_chain_the_generated_names(asl: dict[str, Any]) -> None:
+def test_endpoint_keeps_its_name_and_moves_to_the_new_config(asl: dict[str, Any]) -> None:
     config = asl["States"]["CreateEndpointConfig"]
     (variant,) = config["Parameters"]["ProductionVariants"]
     assert variant["ModelName.$"] == "$.model.name"
     assert variant["InstanceType"] == "ml.m5.large"
-    assert variant["InitialInstanceCount"] == 1
     # The key id (a Ref of the pipeline key), which SageMaker accepts as well as an ARN.
     assert config["Parameters"]["KmsKeyId"].startswith("pipelinekey")
-    assert config["ResultSelector"]["name.$"] == (
-        "States.ArrayGetItem(States.StringSplit($.EndpointConfigArn, '/'), 1)"
-    )
-    endpoint = asl["States"]["CreateEndpoint"]["Parameters"]
-    assert endpoint == {
-        "EndpointName": "mnist-endpoint",
-        "EndpointConfigName.$": "$.endpointConfig.name",
+    for name in ("CreateEndpoint", "UpdateEndpoint"):
+        assert asl["States"][name]["Parameters"] == {
+            "EndpointName": "mnist-endpoint",
+            "EndpointConfigName.$": "$.endpointConfig.name",
+        }
+    assert asl["States"]["FindEndpoint"]["Parameters"] == {"EndpointName": "mnist-endpoint"}
+
+
+def test_endpoint_is_polled_with_a_wait_state_until_a_bounded_number_of_polls(
+    asl: dict[str, Any],
+) -> None:
+    assert asl["States"]["WaitForEndpoint"] == {
+        "Type": "Wait",
+        "Seconds": 30,
+        "Next": "DescribeEndpoint",
     }
+    keep_waiting = asl["States"]["KeepWaiting"]
+    assert keep_waiting["Choices"][0] == {
+        "Variable": "$.deploy.polls",
+        "NumericGreaterThanEquals": 120,
+        "Next": "EndpointDeployTimeout",
+    }
+    assert keep_waiting["Default"] == "WaitForEndpoint"
+
+
+def test_state_machine_has_an_overall_timeout(asl: dict[str, Any]) -> None:
+    # 2 x 2 h training (spot may wait) + 1 h deployment + 1 h.
+    assert asl["TimeoutSeconds"] == 6 * 3600

@@ -33,6 +33,19 @@ def _create(**overrides: Any) -> MLPipeline:
         ({"name_prefix": "trailing-"}, "name_prefix='trailing-'"),
         ({"endpoint_name": "e" * 64}, "endpoint_name='eeee"),
         ({"endpoint_name": "under_score"}, "endpoint_name='under_score': must be 1 to 63"),
+        ({"endpoint_name": "Mixed-Case"}, "endpoint_name='Mixed-Case': must be 1 to 63"),
+        ({"data_prefix": "data/*/"}, "data_prefix='data/*/': must be a key prefix"),
+        ({"accuracy_threshold": 1.5}, "accuracy_threshold=1.5: must be a number from 0 to 1"),
+        ({"accuracy_threshold": True}, "accuracy_threshold=True: must be a number from 0 to 1"),
+        ({"notification_emails": ["ops"]}, "notification_emails='ops': must be an e-mail"),
+        (
+            {"endpoint_poll_interval": Duration.hours(2)},
+            "endpoint_poll_interval='7200 s': must be 1 second to 1 hour",
+        ),
+        (
+            {"deploy_timeout": Duration.seconds(10)},
+            "deploy_timeout='10 s': must be at least endpoint_poll_interval",
+        ),
         ({"data_prefix": "/abs/"}, "data_prefix='/abs/': must be a key prefix"),
         ({"source_dir": "/no/such/dir"}, "source_dir='/no/such/dir': must be an existing"),
         ({"entry_point": "missing.py"}, "entry_point='missing.py': no such file in source_dir"),
@@ -103,7 +116,7 @@ def test_unresolved_tokens_are_not_validated() -> None:
 def test_valid_edge_values_are_accepted() -> None:
     pipeline = _create(
         name_prefix="a" * 26,
-        endpoint_name="E" * 63,
+        endpoint_name="e" * 63,
         training_volume_size=Size.gibibytes(16384),
         max_runtime=Duration.days(28),
         hyperparameters={"lr": 0.01, "amp": True, "backend": "gloo"},
