@@ -13,6 +13,9 @@ from typing import Any
 import boto3
 import numpy as np
 import pytest
+from moto import mock_aws
+
+# isort: split
 from mlpipeline_cdk.tools import mnist_data
 from mlpipeline_cdk.tools.mnist_data import (
     IDX_NAMES,
@@ -28,7 +31,6 @@ from mlpipeline_cdk.tools.mnist_data import (
     write_idx,
     write_splits,
 )
-from moto import mock_aws
 
 GZ_NAMES = [f"{name}.gz" for name in IDX_NAMES]
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+# isort: split
 from mlpipeline_cdk.tools.mnist_data import (
     MnistSplits,
     load_sample_digits,

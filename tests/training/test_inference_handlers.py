@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+
+# isort: split
 from mlpipeline_cdk.tools.mnist_data import MnistSplits
 
 from .helpers import Run

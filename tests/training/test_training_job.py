@@ -10,6 +10,8 @@ from pathlib import Path
 from types import ModuleType
 
 import torch
+
+# isort: split
 from mlpipeline_cdk.metrics import (
     ACCURACY_METRIC,
     METRIC_DEFINITIONS,
