@@ -487,11 +487,11 @@ def train_epoch(
     epoch: int,
     log_interval: int,
     cluster: Cluster | None = None,
-) -> float:
+) -> None:
     """One pass over ``data[indices]``; prints ``train_loss=`` every ``log_interval`` batches.
 
     The printed loss is the mean over the batches since the previous line, averaged over all
-    ranks; the return value is the epoch's mean batch loss on this rank.
+    ranks.
     """
     cluster = cluster or Cluster()
     model.train()
@@ -499,7 +499,6 @@ def train_epoch(
     num_batches = math.ceil(len(indices) / batch_size)
     # Losses stay on the device between log lines so that a GPU is not synchronised every batch.
     window = torch.zeros((), dtype=torch.float64, device=data.labels.device)
-    epoch_total = torch.zeros_like(window)
     window_batches = 0
     for batch, start in enumerate(range(0, len(indices), batch_size), start=1):
         batch_indices = indices[start : start + batch_size]
@@ -510,7 +509,6 @@ def train_epoch(
         window += loss.detach()
         window_batches += 1
         if batch % log_interval == 0 or batch == num_batches:
-            epoch_total += window
             mean = _sum_across_ranks(window / window_batches, cluster) / cluster.world_size
             if cluster.is_main:
                 logger.info(
@@ -518,7 +516,6 @@ def train_epoch(
                 )
             window.zero_()
             window_batches = 0
-    return float(epoch_total.item()) / max(num_batches, 1)
 
 
 @torch.no_grad()
@@ -572,7 +569,7 @@ def _prepare_checkpoint_dir(path: str) -> Path | None:
         return None
 
 
-def load_checkpoint(directory: Path | None, device: torch.device) -> dict[str, Any] | None:
+def _load_checkpoint(directory: Path | None, device: torch.device) -> dict[str, Any] | None:
     if directory is None or not (directory / CHECKPOINT_FILE).is_file():
         return None
     path = directory / CHECKPOINT_FILE
@@ -698,7 +695,7 @@ def _train(
     checkpoint_dir = _prepare_checkpoint_dir(args.checkpoint_dir) if cluster.is_main else None
     checkpoint, problem = None, None
     try:
-        checkpoint = load_checkpoint(checkpoint_dir, device)
+        checkpoint = _load_checkpoint(checkpoint_dir, device)
     except DataError as exc:
         problem = str(exc)
     if cluster.distributed:
