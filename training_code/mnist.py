@@ -865,6 +865,10 @@ def _json_array(body: str | bytes | bytearray) -> np.ndarray:
         data = json.loads(body)
     except json.JSONDecodeError as exc:
         raise PayloadError(f"the request body is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise PayloadError(
+            f"the JSON arrays are nested too deeply; send {_SHAPES_EXPECTED}"
+        ) from None
     if not isinstance(data, list):
         raise PayloadError(
             f"expected a JSON array, got a JSON {type(data).__name__}; send {_SHAPES_EXPECTED}"
@@ -874,9 +878,9 @@ def _json_array(body: str | bytes | bytearray) -> np.ndarray:
         return np.array(data, dtype=np.float64)
     except OverflowError:
         raise PayloadError("pixel values must be numbers between 0 and 255") from None
-    except ValueError:
+    except ValueError:  # rows of different lengths, or more dimensions than numpy allows
         raise PayloadError(
-            f"the JSON arrays are ragged (rows of different lengths); expected {_SHAPES_EXPECTED}"
+            f"the JSON arrays are ragged or nested too deeply; expected {_SHAPES_EXPECTED}"
         ) from None
 
 
@@ -912,7 +916,9 @@ def _as_batch(array: np.ndarray) -> np.ndarray:
     raise PayloadError(f"expected {_SHAPES_EXPECTED}; got an array shaped {shape}")
 
 
-def input_fn(request_body: str | bytes | bytearray, request_content_type: str) -> torch.Tensor:
+def input_fn(
+    request_body: str | bytes | bytearray, request_content_type: str | None
+) -> torch.Tensor:
     """Decode a JSON or NPY request of MNIST images (pixels 0-255) into normalised model input."""
     media_type = _media_type(request_content_type or "")
     if media_type == JSON_CONTENT_TYPE:
@@ -937,11 +943,8 @@ def input_fn(request_body: str | bytes | bytearray, request_content_type: str) -
 
 def predict_fn(input_data: torch.Tensor, model: nn.Module) -> torch.Tensor:
     """Class probabilities, shaped (N, 10), on the CPU."""
-    if not isinstance(input_data, torch.Tensor) or input_data.shape[1:] != (
-        1,
-        IMAGE_SIDE,
-        IMAGE_SIDE,
-    ):
+    expected = (1, IMAGE_SIDE, IMAGE_SIDE)
+    if not isinstance(input_data, torch.Tensor) or input_data.shape[1:] != expected:
         raise PayloadError("predict_fn expects the (N, 1, 28, 28) tensor that input_fn returns")
     device = next(model.parameters()).device
     model.eval()
@@ -949,7 +952,7 @@ def predict_fn(input_data: torch.Tensor, model: nn.Module) -> torch.Tensor:
         return model(input_data.to(device)).exp().cpu()
 
 
-def output_fn(prediction: torch.Tensor, accept: str) -> bytes:
+def output_fn(prediction: torch.Tensor, accept: str | None) -> bytes:
     """Serialise the probabilities as ``{"predictions": [{"label", "probabilities"}, ...]}``."""
     offered = [_media_type(part) for part in (accept or "").split(",") if part.strip()]
     if offered and not {JSON_CONTENT_TYPE, "application/*", "*/*"} & set(offered):

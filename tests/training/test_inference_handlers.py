@@ -255,7 +255,19 @@ BAD_REQUESTS = [
         "ragged",
         json.dumps([[0] * 28] * 27 + [[0] * 27]),
         "application/json",
-        "the JSON arrays are ragged",
+        "the JSON arrays are ragged or nested too deeply",
+    ),
+    (
+        "too-deep-for-numpy",
+        "[" * 100 + "0" + "]" * 100,
+        "application/json",
+        "the JSON arrays are ragged or nested too deeply",
+    ),
+    (
+        "too-deep-for-json",
+        "[" * 100_000 + "]" * 100_000,
+        "application/json",
+        "the JSON arrays are nested too deeply",
     ),
     (
         "strings",
