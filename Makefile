@@ -47,6 +47,7 @@ format: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_synth.py
+	$(BIN)/python benchmarks/bench_training.py
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

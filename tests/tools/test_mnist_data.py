@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from moto import mock_aws
 
-# isort: split
 from mlpipeline_cdk.tools import mnist_data
 from mlpipeline_cdk.tools.mnist_data import (
     IDX_NAMES,

@@ -15,7 +15,6 @@ from types import ModuleType
 
 import pytest
 
-# isort: split
 from mlpipeline_cdk.tools.mnist_data import (
     MnistSplits,
     load_sample_digits,

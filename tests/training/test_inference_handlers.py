@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 import torch
 
-# isort: split
 from mlpipeline_cdk.tools.mnist_data import MnistSplits
 
 from .helpers import Run

@@ -11,7 +11,6 @@ from types import ModuleType
 
 import torch
 
-# isort: split
 from mlpipeline_cdk.metrics import (
     ACCURACY_METRIC,
     METRIC_DEFINITIONS,

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import torch
 
-# isort: split
 from mlpipeline_cdk.metrics import ACCURACY_METRIC, TEST_LOSS_METRIC, parse_metrics
 
 from .helpers import ONE_EPOCH_ARGS, SCRIPT, Run, script_env, with_epochs
