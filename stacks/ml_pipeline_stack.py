@@ -38,6 +38,8 @@ class MLPipelineStack(cdk.Stack):
             name_prefix=name_prefix,
             endpoint_name=endpoint_name,
         )
+        # This stack keeps the default deployment, so the pipeline has an endpoint.
+        assert self.pipeline.endpoint_name is not None
         outputs = {
             "StateMachineArn": (
                 self.pipeline.state_machine.state_machine_arn,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any, Final
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
 #: The validation plugin (cdk-nag's AwsSolutions pack) whose findings are acknowledged here.
-PLUGIN = "AwsSolutions"
+PLUGIN: Final = "AwsSolutions"
 
 
 def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
@@ -22,16 +24,30 @@ def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
     )
 
 
-def default_policy(role: iam.IRole) -> IConstruct:
-    """The inline policy that grants and CDK tasks add statements to."""
-    policy = role.node.try_find_child("DefaultPolicy")
-    if policy is None:
-        raise LookupError(f"{role.node.path} has no default policy")
-    return policy
+def policies_of(role: iam.IRole) -> list[iam.Policy]:
+    """The policies that grants added to ``role`` (its DefaultPolicy, or for a role imported
+    as mutable, the policy attached to it); empty for an immutable imported role."""
+    return [child for child in role.node.children if isinstance(child, iam.Policy)]
 
 
-def bucket_arn_ref(bucket: s3.IBucket) -> str:
-    """``<LogicalId.Arn>``, the way cdk-nag names a bucket's ARN in a finding."""
-    stack = cdk.Stack.of(bucket)
-    logical_id = stack.resolve(stack.get_logical_id(bucket.node.default_child))  # type: ignore[arg-type]
-    return f"<{logical_id}.Arn>"
+def finding_resource(scope: IConstruct, value: str) -> str:
+    """``value`` (a resource ARN, possibly a token) written the way cdk-nag names it in a
+    finding: ``<LogicalId.Arn>`` for GetAtt, ``<AWS::Partition>`` for Ref, joins concatenated."""
+    return _render(cdk.Stack.of(scope).resolve(value))
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, argument),) = value.items()
+        if key == "Ref":
+            return f"<{argument}>"
+        if key == "Fn::GetAtt":
+            return f"<{argument[0]}.{argument[1]}>"
+        if key == "Fn::Join":
+            separator, parts = argument
+            return str(separator).join(_render(part) for part in parts)
+        # Other intrinsics appear in findings as their compact JSON.
+        return json.dumps(value, separators=(",", ":"))
+    raise ValueError(f"cannot name {value!r} as cdk-nag does")

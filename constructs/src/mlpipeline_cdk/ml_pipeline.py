@@ -1,16 +1,15 @@
 """The MLPipeline construct: buckets, roles and a Step Functions state machine that trains a
-PyTorch model with SageMaker, registers it as a SageMaker model and deploys it to an endpoint."""
+PyTorch model with SageMaker, checks it, registers it and deploys it to an endpoint."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Final
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
 
 import aws_cdk as cdk
 import jsii
 from aws_cdk import Duration, Size
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -26,8 +25,8 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
 
 from . import defaults, steps
-from ._nag import acknowledge, bucket_arn_ref, default_policy
-from ._validation import Problems, is_token
+from ._nag import acknowledge, finding_resource, policies_of
+from ._props import HyperparameterValue, hyperparameter_string, validate_props
 from .dlc_images import (
     PYTORCH_INFERENCE_REPOSITORY,
     PYTORCH_INFERENCE_TAG,
@@ -38,36 +37,28 @@ from .dlc_images import (
 from .metrics import ACCURACY_METRIC, METRIC_DEFINITIONS
 from .source_asset import source_dir_asset
 
-HyperparameterValue = str | int | float | bool
+#: Builds states to put into the pipeline's state machine, given the pipeline (its buckets,
+#: roles, key and :attr:`MLPipeline.failure` are ready when it is called).
+StepFactory = Callable[["MLPipeline"], sfn.IChainable]
 
-#: SageMaker names: at most 63 characters of ``[a-zA-Z0-9](-*[a-zA-Z0-9])*``.
-SAGEMAKER_NAME_MAX: Final = 63
-_SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
-_LOWER_NAME = re.compile(r"^[a-z0-9](-*[a-z0-9])*$")
-#: Every run names its SageMaker resources ``<name_prefix>-<uuid>`` (36 characters of UUID).
-_UUID_SUFFIX: Final = 1 + 36
-NAME_PREFIX_MAX: Final = SAGEMAKER_NAME_MAX - _UUID_SUFFIX
-_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9-]+$")
-_MAX_VOLUME_GIB: Final = 16384
-_MAX_RUNTIME: Final = Duration.days(28)
 #: Where the PyTorch serving containers find the user code inside the unpacked model archive.
 _SERVING_CODE_DIR: Final = "/opt/ml/model/code"
 _MODELS_PREFIX: Final = steps.training.MODELS_PREFIX
 _CHECKPOINTS_PREFIX: Final = steps.training.CHECKPOINTS_PREFIX
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class MLPipeline(Construct):
     """Trains a model with a SageMaker training job, checks it, registers it and deploys it to a
     long-lived endpoint, orchestrated by a Step Functions state machine.
 
-    Creates a customer managed KMS key, a training-data bucket, a model-artifacts bucket and a
-    server-access-log bucket, the SageMaker execution role, an SNS topic for failures, and a
-    STANDARD state machine (full execution logging to an encrypted log group, X-Ray tracing) made
-    of the fragments in :mod:`mlpipeline_cdk.steps`: :class:`~mlpipeline_cdk.steps.PrepareRun`
-    (checks the run input) → :class:`~mlpipeline_cdk.steps.TrainModel` →
-    :class:`~mlpipeline_cdk.steps.EvaluateModel` (accuracy threshold) →
-    :class:`~mlpipeline_cdk.steps.DeployToEndpoint` (create or update, wait until in service).
+    Creates (unless given) a customer managed KMS key, a training-data bucket, a model-artifacts
+    bucket and a server-access-log bucket, the SageMaker execution role and an SNS topic for
+    failures; and a STANDARD state machine (full execution logging to an encrypted log group,
+    X-Ray tracing) made of the fragments in :mod:`mlpipeline_cdk.steps`:
+    :class:`~mlpipeline_cdk.steps.PrepareRun` (checks the run input) → ``before_training`` →
+    :class:`~mlpipeline_cdk.steps.TrainModel` → :class:`~mlpipeline_cdk.steps.EvaluateModel`
+    (accuracy threshold) → ``after_evaluation`` → :class:`~mlpipeline_cdk.steps.DeployToEndpoint`
+    (create or update, wait until in service) or your own ``deployment``.
     """
 
     def __init__(
@@ -80,7 +71,22 @@ class MLPipeline(Construct):
         hyperparameters: Mapping[str, HyperparameterValue] | None = None,
         name_prefix: str = "mlpipeline",
         endpoint_name: str | None = None,
+        data_bucket: s3.IBucket | None = None,
+        data_bucket_props: Mapping[str, Any] | None = None,
         data_prefix: str = "training-data/",
+        artifacts_bucket: s3.IBucket | None = None,
+        artifacts_bucket_props: Mapping[str, Any] | None = None,
+        encryption_key: kms.IKey | None = None,
+        encryption_key_props: Mapping[str, Any] | None = None,
+        sagemaker_role: iam.IRole | None = None,
+        failure_topic: sns.ITopic | None = None,
+        failure_topic_props: Mapping[str, Any] | None = None,
+        notification_emails: Sequence[str] = (),
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        enable_network_isolation: bool = False,
+        encrypt_inter_container_traffic: bool = False,
         training_instance_type: str = "ml.m5.xlarge",
         training_instance_count: int = 1,
         training_volume_size: Size | None = None,
@@ -91,7 +97,9 @@ class MLPipeline(Construct):
         inference_instance_count: int = 1,
         training_image: tasks.DockerImage | None = None,
         inference_image: tasks.DockerImage | None = None,
-        notification_emails: Sequence[str] = (),
+        before_training: StepFactory | None = None,
+        after_evaluation: StepFactory | None = None,
+        deployment: StepFactory | None = None,
         schedule: events.Schedule | None = None,
         retrain_on_new_data: bool = False,
         delete_endpoint_with_stack: bool = True,
@@ -111,8 +119,41 @@ class MLPipeline(Construct):
             (``<prefix>-<uuid>``); at most 26 characters. Default: ``mlpipeline``.
         :param endpoint_name: Lowercase name of the endpoint every run deploys to (created by the
             first run, updated in place by later ones). Default: ``<name_prefix>-endpoint``.
+        :param data_bucket: An existing bucket with the training data; it is granted to the
+            SageMaker role (read, under ``data_prefix``). Default: a bucket is created with
+            :func:`mlpipeline_cdk.defaults.data_bucket_props`.
+        :param data_bucket_props: ``s3.Bucket`` keyword arguments laid over those defaults for
+            the created data bucket. Not with ``data_bucket``.
         :param data_prefix: Key prefix of the training data in the data bucket; a run's
             ``trainingDataUri`` must lie under it. Default: ``training-data/``.
+        :param artifacts_bucket: An existing bucket for model artifacts and checkpoints (written
+            under ``models/`` and ``checkpoints/``). Default: a bucket is created like the data
+            bucket.
+        :param artifacts_bucket_props: ``s3.Bucket`` keyword arguments for the created artifacts
+            bucket. Not with ``artifacts_bucket``.
+        :param encryption_key: An existing KMS key for the created buckets, the logs, the
+            failure topic, training volumes, model artifacts and the endpoint's volume. Its key
+            policy must let CloudWatch Logs and EventBridge use it when it is not defined in this
+            app (the pipeline adds those statements to keys it can change). Default: a key is
+            created, with yearly rotation, retained.
+        :param encryption_key_props: ``kms.Key`` keyword arguments for the created key. Not
+            with ``encryption_key``.
+        :param sagemaker_role: An existing execution role for training jobs and models; it is
+            granted what the pipeline needs. Default: a role trusted by SageMaker is created.
+        :param failure_topic: An existing SNS topic for failures. Default: a topic encrypted
+            with the pipeline key, refusing plain HTTP, is created.
+        :param failure_topic_props: ``sns.Topic`` keyword arguments for the created topic. Not
+            with ``failure_topic``.
+        :param notification_emails: Addresses subscribed to the failure topic (each must confirm
+            the subscription). Default: none.
+        :param vpc: Run training jobs and the model in this VPC. Default: SageMaker's network.
+        :param vpc_subnets: Subnets of ``vpc`` to use. Default: the VPC's private subnets.
+        :param security_groups: Security groups of the jobs and the model. Default: one is
+            created that lets the training instances reach each other (distributed training).
+        :param enable_network_isolation: No network access from the training and serving
+            containers (data and model still move through SageMaker). Default: off.
+        :param encrypt_inter_container_traffic: Encrypt traffic between training instances in
+            distributed training. Default: off (it slows training down).
         :param training_instance_type: Default: ``ml.m5.xlarge``; a run may override it.
         :param training_instance_count: More than one runs distributed training. Default: 1.
         :param training_volume_size: Storage attached to each training instance. Default: 30 GiB.
@@ -128,8 +169,13 @@ class MLPipeline(Construct):
             the stack's region (CPU).
         :param inference_image: Default: the SageMaker PyTorch inference Deep Learning Container
             of the stack's region (CPU).
-        :param notification_emails: Addresses subscribed to the failure topic (each must confirm
-            the subscription). Default: none; subscribe what you like to ``failure_topic``.
+        :param before_training: Builds states run after the input is checked and before
+            training (e.g. data processing). Default: none.
+        :param after_evaluation: Builds states run after the model passed evaluation and before
+            deployment (e.g. an approval or a model registry entry). Default: none.
+        :param deployment: Builds states that replace the endpoint deployment (e.g. a batch
+            transform); then no endpoint is created or deleted with the stack. Default: deploy
+            to ``endpoint_name``.
         :param schedule: Start a run (input ``{}``) on this schedule. Default: no schedule.
         :param retrain_on_new_data: Start a run (input ``{}``) whenever an object is created
             under ``data_prefix`` (S3 → EventBridge). Default: off.
@@ -153,7 +199,7 @@ class MLPipeline(Construct):
         endpoint_name = endpoint_name if endpoint_name is not None else f"{name_prefix}-endpoint"
         hyperparameters = dict(hyperparameters or {})
 
-        _validate(
+        validate_props(
             source_dir=source_dir,
             entry_point=entry_point,
             hyperparameters=hyperparameters,
@@ -170,6 +216,18 @@ class MLPipeline(Construct):
             notification_emails=notification_emails,
             endpoint_poll_interval=endpoint_poll_interval,
             deploy_timeout=deploy_timeout,
+            pairs={
+                "data_bucket": (data_bucket, data_bucket_props),
+                "artifacts_bucket": (artifacts_bucket, artifacts_bucket_props),
+                "encryption_key": (encryption_key, encryption_key_props),
+                "failure_topic": (failure_topic, failure_topic_props),
+            },
+            bucket_props={
+                "data_bucket_props": data_bucket_props,
+                "artifacts_bucket_props": artifacts_bucket_props,
+            },
+            vpc_given=vpc is not None,
+            vpc_options={"vpc_subnets": vpc_subnets, "security_groups": security_groups},
         )
         if state_machine_timeout is None:
             state_machine_timeout = Duration.seconds(
@@ -177,45 +235,75 @@ class MLPipeline(Construct):
             )
 
         self.name_prefix = name_prefix
-        self.endpoint_name = endpoint_name
         self.data_prefix = data_prefix
         self.entry_point = entry_point
 
-        self.encryption_key = kms.Key(self, "Key", **defaults.encryption_key_props())
-        self.access_logs_bucket = s3.Bucket(
-            self, "AccessLogsBucket", **defaults.access_logs_bucket_props()
+        self.encryption_key: kms.IKey = encryption_key or kms.Key(
+            self, "Key", **{**defaults.encryption_key_props(), **(encryption_key_props or {})}
         )
-        self.data_bucket = s3.Bucket(
-            self,
-            "DataBucket",
-            **defaults.data_bucket_props(
-                encryption_key=self.encryption_key,
-                access_logs_bucket=self.access_logs_bucket,
-                access_logs_prefix="data-bucket/",
-            ),
+        #: Receives S3 server access logs of the buckets the pipeline creates; None when both
+        #: buckets were given.
+        self.access_logs_bucket: s3.IBucket | None = None
+        if data_bucket is None or artifacts_bucket is None:
+            self.access_logs_bucket = s3.Bucket(
+                self, "AccessLogsBucket", **defaults.access_logs_bucket_props()
+            )
+        self.data_bucket: s3.IBucket = data_bucket or self._make_bucket(
+            "DataBucket", "data-bucket/", data_bucket_props
         )
-        self.artifacts_bucket = s3.Bucket(
-            self,
-            "ArtifactsBucket",
-            **defaults.data_bucket_props(
-                encryption_key=self.encryption_key,
-                access_logs_bucket=self.access_logs_bucket,
-                access_logs_prefix="artifacts-bucket/",
-            ),
+        self.artifacts_bucket: s3.IBucket = artifacts_bucket or self._make_bucket(
+            "ArtifactsBucket", "artifacts-bucket/", artifacts_bucket_props
         )
         self.source_asset: s3_assets.Asset = source_dir_asset(
             self, "SourceDir", source_dir=source_dir
         )
-        self.sagemaker_role = self._make_sagemaker_role()
-        self.failure_topic = sns.Topic(
+        self.sagemaker_role: iam.IRole = sagemaker_role or iam.Role(
+            self,
+            "SageMakerRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Execution role of the pipeline's training jobs and models",
+        )
+        self._grant_sagemaker_role()
+        self.failure_topic: sns.ITopic = failure_topic or sns.Topic(
             self,
             "FailureTopic",
-            master_key=self.encryption_key,
-            enforce_ssl=True,
-            display_name="ML pipeline failures",
+            **{
+                "master_key": self.encryption_key,
+                "enforce_ssl": True,
+                "display_name": "ML pipeline failures",
+                **(failure_topic_props or {}),
+            },
         )
         for address in notification_emails:
             self.failure_topic.add_subscription(subscriptions.EmailSubscription(address))
+
+        self.vpc = vpc
+        self.security_groups: list[ec2.ISecurityGroup] = list(security_groups or [])
+        subnet_ids: list[str] = []
+        if vpc is not None:
+            if not self.security_groups:
+                group = ec2.SecurityGroup(
+                    self,
+                    "SecurityGroup",
+                    vpc=vpc,
+                    description="ML pipeline training jobs and model",
+                    allow_all_outbound=True,
+                )
+                # Distributed training: the instances of a job talk to each other.
+                group.connections.allow_internally(
+                    ec2.Port.all_traffic(), "between the instances of a training job"
+                )
+                self.security_groups.append(group)
+            selection = vpc_subnets or ec2.SubnetSelection()
+            subnet_ids = vpc.select_subnets(
+                availability_zones=selection.availability_zones,
+                one_per_az=selection.one_per_az,
+                subnet_filters=selection.subnet_filters,
+                subnet_group_name=selection.subnet_group_name,
+                subnets=selection.subnets,
+                subnet_type=selection.subnet_type,
+            ).subnet_ids
+            self._grant_vpc_access(vpc)
 
         self.training_image = training_image or dlc_image(
             self, "TrainingRepository", PYTORCH_TRAINING_REPOSITORY, PYTORCH_TRAINING_TAG
@@ -224,6 +312,8 @@ class MLPipeline(Construct):
             self, "InferenceRepository", PYTORCH_INFERENCE_REPOSITORY, PYTORCH_INFERENCE_TAG
         )
 
+        #: Where failures go: set ``$.error`` and continue at ``failure.entry``, or use
+        #: ``failure.catch(state)`` / ``failure.reject(...)`` in your own steps.
         self.failure = steps.FailureHandler(self, "Failure", topic=self.failure_topic)
         self.prepare = steps.PrepareRun(
             self,
@@ -235,7 +325,7 @@ class MLPipeline(Construct):
                 max_runtime_seconds=int(max_runtime.to_seconds()),
                 spot=spot_training,
                 accuracy_threshold=accuracy_threshold,
-                hyperparameters={k: _hyperparameter_string(v) for k, v in hyperparameters.items()},
+                hyperparameters={k: hyperparameter_string(v) for k, v in hyperparameters.items()},
                 reserved_hyperparameters={
                     "sagemaker_program": entry_point,
                     "sagemaker_submit_directory": self.source_asset.s3_object_url,
@@ -257,46 +347,64 @@ class MLPipeline(Construct):
             encryption_key=self.encryption_key,
             volume_size_gib=int(training_volume_size.to_gibibytes()),
             failure=self.failure,
+            subnet_ids=subnet_ids,
+            security_group_ids=[g.security_group_id for g in self.security_groups],
+            enable_network_isolation=enable_network_isolation,
+            encrypt_inter_container_traffic=encrypt_inter_container_traffic,
         )
         self.evaluation = steps.EvaluateModel(
             self, "Evaluation", metric_name=ACCURACY_METRIC, failure=self.failure
         )
-        self.deployment = steps.DeployToEndpoint(
-            self,
-            "Deployment",
-            name_prefix=name_prefix,
-            endpoint_name=endpoint_name,
-            role=self.sagemaker_role,
-            inference_image=self.inference_image,
-            environment={
-                "SAGEMAKER_PROGRAM": entry_point,
-                "SAGEMAKER_SUBMIT_DIRECTORY": _SERVING_CODE_DIR,
-                "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-                "SAGEMAKER_REGION": cdk.Stack.of(self).region,
-            },
-            artifacts_bucket=self.artifacts_bucket,
-            encryption_key=self.encryption_key,
-            instance_type=inference_instance_type,
-            instance_count=inference_instance_count,
-            poll_interval=endpoint_poll_interval,
-            deploy_timeout=deploy_timeout,
-            failure=self.failure,
-        )
-        succeeded = sfn.Pass(
-            self,
-            "RunSucceeded",
-            parameters={
-                "trainingJobName": sfn.JsonPath.string_at("$.training.jobName"),
-                "modelArtifacts": sfn.JsonPath.string_at("$.training.modelArtifacts"),
-                "metrics": sfn.JsonPath.list_at("$.training.metrics"),
-                "accuracy": sfn.JsonPath.number_at("$.evaluation.accuracy"),
-                "accuracyThreshold": sfn.JsonPath.number_at("$.evaluation.threshold"),
-                "modelName": sfn.JsonPath.string_at("$.model.name"),
-                "endpointConfigName": sfn.JsonPath.string_at("$.endpointConfig.name"),
-                "endpointName": sfn.JsonPath.string_at("$.endpoint.EndpointName"),
-                "endpointStatus": sfn.JsonPath.string_at("$.endpoint.EndpointStatus"),
-            },
-        )
+        #: The default deployment, or None when ``deployment`` replaced it.
+        self.deployment: steps.DeployToEndpoint | None = None
+        #: The endpoint runs deploy to, or None when ``deployment`` replaced the deployment.
+        self.endpoint_name: str | None = None
+        output = {
+            "trainingJobName": sfn.JsonPath.string_at("$.training.jobName"),
+            "modelArtifacts": sfn.JsonPath.string_at("$.training.modelArtifacts"),
+            "metrics": sfn.JsonPath.list_at("$.training.metrics"),
+            "accuracy": sfn.JsonPath.number_at("$.evaluation.accuracy"),
+            "accuracyThreshold": sfn.JsonPath.number_at("$.evaluation.threshold"),
+        }
+        if deployment is None:
+            self.endpoint_name = endpoint_name
+            self.deployment = steps.DeployToEndpoint(
+                self,
+                "Deployment",
+                name_prefix=name_prefix,
+                endpoint_name=endpoint_name,
+                role=self.sagemaker_role,
+                inference_image=self.inference_image,
+                environment={
+                    "SAGEMAKER_PROGRAM": entry_point,
+                    "SAGEMAKER_SUBMIT_DIRECTORY": _SERVING_CODE_DIR,
+                    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                    "SAGEMAKER_REGION": cdk.Stack.of(self).region,
+                },
+                artifacts_bucket=self.artifacts_bucket,
+                encryption_key=self.encryption_key,
+                instance_type=inference_instance_type,
+                instance_count=inference_instance_count,
+                poll_interval=endpoint_poll_interval,
+                deploy_timeout=deploy_timeout,
+                failure=self.failure,
+                vpc=vpc,
+                subnet_selection=vpc_subnets,
+                security_groups=self.security_groups,
+                enable_network_isolation=enable_network_isolation,
+            )
+            deploy: sfn.IChainable = self.deployment
+            output.update(
+                {
+                    "modelName": sfn.JsonPath.string_at("$.model.name"),
+                    "endpointConfigName": sfn.JsonPath.string_at("$.endpointConfig.name"),
+                    "endpointName": sfn.JsonPath.string_at("$.endpoint.EndpointName"),
+                    "endpointStatus": sfn.JsonPath.string_at("$.endpoint.EndpointStatus"),
+                }
+            )
+        else:
+            deploy = deployment(self)
+        succeeded = sfn.Pass(self, "RunSucceeded", parameters=output)
 
         self.log_group = logs.LogGroup(
             self,
@@ -307,12 +415,13 @@ class MLPipeline(Construct):
         )
         self._allow_logs_to_use_key()
 
-        definition = (
-            self.prepare.next(self.training)
-            .next(self.evaluation)
-            .next(self.deployment)
-            .next(succeeded)
-        )
+        definition = sfn.Chain.start(self.prepare)
+        if before_training is not None:
+            definition = definition.next(before_training(self))
+        definition = definition.next(self.training).next(self.evaluation)
+        if after_evaluation is not None:
+            definition = definition.next(after_evaluation(self))
+        definition = definition.next(deploy).next(succeeded)
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -325,7 +434,7 @@ class MLPipeline(Construct):
                 level=sfn.LogLevel.ALL,
                 include_execution_data=True,
             ),
-            comment="Train a model with SageMaker, check it, and deploy it to an endpoint",
+            comment="Train a model with SageMaker, check it, and deploy it",
         )
         self.training.grant_start(self.state_machine)
         # The endpoint configuration's volume is encrypted with the pipeline key; SageMaker
@@ -335,21 +444,79 @@ class MLPipeline(Construct):
 
         self._add_triggers(schedule=schedule, retrain_on_new_data=retrain_on_new_data)
         self._notify_on_unhandled_endings()
-        self.endpoint_teardown: cr.AwsCustomResource | None = (
-            self._delete_endpoint_on_stack_delete() if delete_endpoint_with_stack else None
-        )
+        self.endpoint_teardown: cr.AwsCustomResource | None = None
+        if self.deployment is not None and delete_endpoint_with_stack:
+            self.endpoint_teardown = self._delete_endpoint_on_stack_delete(self.deployment)
         self._acknowledge_findings()
 
-    def _make_sagemaker_role(self) -> iam.Role:
+    # --- what other teams call -----------------------------------------------------------------
+
+    def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` start runs and follow them: list this state machine's executions,
+        describe them and read their history."""
         stack = cdk.Stack.of(self)
-        role = iam.Role(
-            self,
-            "SageMakerRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="Execution role of the pipeline's training jobs and models",
+        executions = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.state_machine.state_machine_name}:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["states:DescribeExecution", "states:GetExecutionHistory"],
+            resource_arns=[executions],
+        )
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["states:DescribeStateMachine", "states:ListExecutions"],
+            resource_arns=[self.state_machine.state_machine_arn],
+        )
+        if isinstance(grantee, iam.Role):
+            for policy in policies_of(grantee):
+                acknowledge(
+                    policy,
+                    f"AwsSolutions-IAM5[Resource::{finding_resource(self, executions)}]",
+                    "Executions of the pipeline's state machine are named at start; the "
+                    "wildcard covers this state machine's executions only",
+                )
+        return self.state_machine.grant_start_execution(grantee)
+
+    def grant_write_training_data(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` put objects under the data prefix (encrypting with the key)."""
+        return self.data_bucket.grant_put(grantee, f"{self.data_prefix}*")
+
+    def grant_read_model_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` read the model archives training jobs wrote."""
+        return self.artifacts_bucket.grant_read(grantee, f"{_MODELS_PREFIX}*")
+
+    def grant_invoke_endpoint(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` call InvokeEndpoint on the pipeline's endpoint."""
+        if self.deployment is None:
+            raise ValueError("this pipeline has no endpoint: its deployment was replaced")
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["sagemaker:InvokeEndpoint"],
+            resource_arns=[self.deployment.endpoint_arn],
+        )
+
+    # --- resources -----------------------------------------------------------------------------
+
+    def _make_bucket(
+        self, construct_id: str, log_prefix: str, overrides: Mapping[str, Any] | None
+    ) -> s3.Bucket:
+        assert self.access_logs_bucket is not None
+        props = defaults.data_bucket_props(
+            encryption_key=self.encryption_key,
+            access_logs_bucket=self.access_logs_bucket,
+            access_logs_prefix=log_prefix,
+        )
+        return s3.Bucket(self, construct_id, **{**props, **(overrides or {})})
+
+    def _grant_sagemaker_role(self) -> None:
+        stack = cdk.Stack.of(self)
+        role = self.sagemaker_role
         # The training code object alone, not the whole bootstrap assets bucket.
-        role.add_to_policy(
+        role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadSourceArchive",
                 actions=["s3:GetObject"],
@@ -370,7 +537,7 @@ class MLPipeline(Construct):
             resource_name="/aws/sagemaker/*",
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
-        role.add_to_policy(
+        role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="WriteSageMakerLogs",
                 actions=[
@@ -382,7 +549,7 @@ class MLPipeline(Construct):
                 resources=[log_groups, f"{log_groups}:log-stream:*"],
             )
         )
-        role.add_to_policy(
+        role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="PublishSageMakerMetrics",
                 actions=["cloudwatch:PutMetricData"],
@@ -397,7 +564,44 @@ class MLPipeline(Construct):
         self.artifacts_bucket.grant_read(role, f"{_CHECKPOINTS_PREFIX}*")
         self.artifacts_bucket.grant_put(role, f"{_CHECKPOINTS_PREFIX}*")
         self._grant_key_for_sagemaker(role)
-        return role
+
+    def _grant_vpc_access(self, vpc: ec2.IVpc) -> None:
+        # What SageMaker needs to attach jobs and models to the VPC: network interfaces in this
+        # VPC only; the Describe calls have no resource-level permissions.
+        stack = cdk.Stack.of(self)
+        principal = self.sagemaker_role.grant_principal
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DescribeNetwork",
+                actions=[
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs",
+                ],
+                resources=["*"],
+            )
+        )
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ManageNetworkInterfacesInVpc",
+                actions=[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                ],
+                resources=["*"],
+                conditions={
+                    "ArnEquals": {
+                        "ec2:Vpc": stack.format_arn(
+                            service="ec2", resource="vpc", resource_name=vpc.vpc_id
+                        )
+                    }
+                },
+            )
+        )
 
     def _grant_key_for_sagemaker(self, grantee: iam.IGrantable) -> None:
         self.encryption_key.grant_encrypt_decrypt(grantee)
@@ -414,7 +618,7 @@ class MLPipeline(Construct):
 
     def _allow_logs_to_use_key(self) -> None:
         stack = cdk.Stack.of(self)
-        self.encryption_key.add_to_resource_policy(
+        self._add_to_key_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogsOfThisAccount",
                 principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
@@ -438,6 +642,15 @@ class MLPipeline(Construct):
                 },
             )
         )
+
+    def _add_to_key_policy(self, statement: iam.PolicyStatement) -> None:
+        added = self.encryption_key.add_to_resource_policy(statement)
+        if not added.statement_added:
+            cdk.Annotations.of(self).add_warning_v2(
+                "mlpipeline:KeyPolicy",
+                f"encryption_key is defined outside this app; its key policy must allow what "
+                f"statement {statement.sid} grants: {statement.to_json()}",
+            )
 
     def _add_triggers(self, *, schedule: events.Schedule | None, retrain_on_new_data: bool) -> None:
         start_run = targets.SfnStateMachine(
@@ -507,7 +720,7 @@ class MLPipeline(Construct):
             )
         )
         # EventBridge publishes to the encrypted topic with the pipeline key.
-        self.encryption_key.add_to_resource_policy(
+        self._add_to_key_policy(
             iam.PolicyStatement(
                 sid="AllowEventBridgeToPublishFailures",
                 principals=[iam.ServicePrincipal("events.amazonaws.com")],
@@ -519,7 +732,9 @@ class MLPipeline(Construct):
             )
         )
 
-    def _delete_endpoint_on_stack_delete(self) -> cr.AwsCustomResource:
+    def _delete_endpoint_on_stack_delete(
+        self, deployment: steps.DeployToEndpoint
+    ) -> cr.AwsCustomResource:
         # The endpoint is created by runs, not by CloudFormation, so deleting the stack would
         # leave it running and billing; this resource deletes it then.
         log_group = logs.LogGroup(
@@ -544,7 +759,7 @@ class MLPipeline(Construct):
             on_delete=cr.AwsSdkCall(
                 service="SageMaker",
                 action="deleteEndpoint",
-                parameters={"EndpointName": self.endpoint_name},
+                parameters={"EndpointName": deployment.endpoint_name},
                 # Nothing to delete when no run ever deployed.
                 ignore_error_codes_matching="ValidationException",
             ),
@@ -552,7 +767,7 @@ class MLPipeline(Construct):
                 [
                     iam.PolicyStatement(
                         actions=["sagemaker:DeleteEndpoint"],
-                        resources=[self.deployment.endpoint_arn],
+                        resources=[deployment.endpoint_arn],
                     )
                 ]
             ),
@@ -568,8 +783,20 @@ class MLPipeline(Construct):
 
     def _acknowledge_findings(self) -> None:
         """cdk-nag findings that are acknowledged, each with its reason, on its own resource."""
-        sagemaker_policy = default_policy(self.sagemaker_role)
-        for finding, reason in {
+        data = finding_resource(self, self.data_bucket.bucket_arn)
+        artifacts = finding_resource(self, self.artifacts_bucket.bucket_arn)
+        logs_arn = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group"
+        no_resource_level = [
+            "ecr:GetAuthorizationToken has no resource-level permissions",
+            "cloudwatch:PutMetricData has none either (limited here by a cloudwatch:namespace "
+            "condition to /aws/sagemaker/*)",
+        ]
+        if self.vpc is not None:
+            no_resource_level.append(
+                "the EC2 Describe calls SageMaker makes to attach to the VPC have none, and "
+                "network interface changes are limited to the VPC by an ec2:Vpc condition"
+            )
+        sagemaker_findings = {
             "Action::s3:GetObject*": "Read-only object actions (GetObject, GetObjectVersion, "
             "...) as granted by Bucket.grant_read, limited to the data prefix and models prefix",
             "Action::s3:GetBucket*": "Read-only bucket metadata (location, versioning) that "
@@ -582,38 +809,43 @@ class MLPipeline(Construct):
             "volumes needs data keys of the pipeline key; limited to that one key",
             "Action::kms:ReEncrypt*": "Part of Key.grant_encrypt_decrypt on the pipeline key; "
             "limited to that one key",
-            f"Resource::{bucket_arn_ref(self.data_bucket)}/{self.data_prefix}*": "Training jobs "
-            "read every object under the training-data prefix; object names are the data set's",
-            f"Resource::{bucket_arn_ref(self.artifacts_bucket)}/{_MODELS_PREFIX}*": "Each training "
-            "job writes under models/<job name>/, and job names are generated per execution",
-            f"Resource::{bucket_arn_ref(self.artifacts_bucket)}/{_CHECKPOINTS_PREFIX}*": "Training "
-            "jobs sync their checkpoints under checkpoints/<execution name>/, one folder per run",
-            "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-            "/aws/sagemaker/*": "SageMaker writes to /aws/sagemaker/TrainingJobs and "
-            "/aws/sagemaker/Endpoints/<endpoint name>, created on first use",
-            "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-            "/aws/sagemaker/*:log-stream:*": "One log stream per training instance or endpoint "
-            "instance, named by SageMaker at run time",
-            "Resource::*": "ecr:GetAuthorizationToken has no resource-level permissions, and "
-            "cloudwatch:PutMetricData has none either (it is limited here by a "
-            "cloudwatch:namespace condition to /aws/sagemaker/*)",
-        }.items():
-            acknowledge(sagemaker_policy, f"AwsSolutions-IAM5[{finding}]", reason)
+            f"Resource::{data}/{self.data_prefix}*": "Training jobs read every object under the "
+            "training-data prefix; object names are the data set's",
+            f"Resource::{artifacts}/{_MODELS_PREFIX}*": "Each training job writes under "
+            "models/<job name>/, and job names are generated per execution",
+            f"Resource::{artifacts}/{_CHECKPOINTS_PREFIX}*": "Training jobs sync their "
+            "checkpoints under checkpoints/<execution name>/, one folder per run",
+            f"Resource::{logs_arn}:/aws/sagemaker/*": "SageMaker writes to "
+            "/aws/sagemaker/TrainingJobs and /aws/sagemaker/Endpoints/<endpoint name>, created "
+            "on first use",
+            f"Resource::{logs_arn}:/aws/sagemaker/*:log-stream:*": "One log stream per training "
+            "instance or endpoint instance, named by SageMaker at run time",
+            "Resource::*": "; ".join(no_resource_level),
+        }
+        for policy in policies_of(self.sagemaker_role):
+            for finding, reason in sagemaker_findings.items():
+                acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
 
-        state_machine_policy = default_policy(self.state_machine.role)
         sagemaker_arn = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
-        for finding, reason in {
+        state_machine_findings = {
             f"Resource::{sagemaker_arn}:training-job/{self.name_prefix}-*": "Training job names "
             "are generated per attempt as <name_prefix>-<uuid>; limited to that prefix",
-            f"Resource::{sagemaker_arn}:model/*": "Model names are generated per execution "
-            "(<name_prefix>-<uuid>); policy written by the CDK SageMaker task",
-            f"Resource::{sagemaker_arn}:endpoint-config/*": "Endpoint configuration names are "
-            "generated per execution (<name_prefix>-<uuid>); policy written by the CDK "
-            "SageMaker task",
             "Resource::*": "X-Ray trace submission, CloudWatch Logs log delivery and "
             "sagemaker:ListTags have no resource-level permissions",
-        }.items():
-            acknowledge(state_machine_policy, f"AwsSolutions-IAM5[{finding}]", reason)
+        }
+        if self.deployment is not None:
+            state_machine_findings.update(
+                {
+                    f"Resource::{sagemaker_arn}:model/*": "Model names are generated per "
+                    "execution (<name_prefix>-<uuid>); policy written by the CDK SageMaker task",
+                    f"Resource::{sagemaker_arn}:endpoint-config/*": "Endpoint configuration "
+                    "names are generated per execution (<name_prefix>-<uuid>); policy written "
+                    "by the CDK SageMaker task",
+                }
+            )
+        for policy in policies_of(self.state_machine.role):
+            for finding, reason in state_machine_findings.items():
+                acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
 
 
 #: The construct id aws-cdk-lib gives the singleton function behind every AwsCustomResource.
@@ -647,139 +879,3 @@ class _ImageUser:
 def _bind_image(image: tasks.DockerImage, role: iam.IRole) -> str:
     """The image's URI, with pull access granted to ``role`` (for the raw training task)."""
     return image.bind(_ImageUser(role)).image_uri
-
-
-def _hyperparameter_string(value: HyperparameterValue) -> str:
-    # SageMaker takes strings only; the training toolkit JSON-decodes each value again, so
-    # booleans are written the JSON way.
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _validate(
-    *,
-    source_dir: str,
-    entry_point: str,
-    hyperparameters: Mapping[str, HyperparameterValue],
-    name_prefix: str,
-    endpoint_name: str,
-    data_prefix: str,
-    training_instance_type: str,
-    training_instance_count: int,
-    training_volume_size: Size,
-    max_runtime: Duration,
-    accuracy_threshold: float,
-    inference_instance_type: str,
-    inference_instance_count: int,
-    notification_emails: Sequence[str],
-    endpoint_poll_interval: Duration,
-    deploy_timeout: Duration,
-) -> None:
-    problems = Problems("MLPipeline")
-    source = Path(source_dir)
-    if not source.is_dir():
-        problems.add("source_dir", source_dir, "must be an existing directory")
-    if not entry_point.endswith(".py") or Path(entry_point).is_absolute() or ".." in entry_point:
-        problems.add("entry_point", entry_point, "must be a relative path to a .py file")
-    elif source.is_dir() and not (source / entry_point).is_file():
-        problems.add("entry_point", entry_point, f"no such file in source_dir {source_dir!r}")
-
-    if not is_token(name_prefix) and (
-        not _LOWER_NAME.match(name_prefix) or len(name_prefix) > NAME_PREFIX_MAX
-    ):
-        problems.add(
-            "name_prefix",
-            name_prefix,
-            f"must be 1 to {NAME_PREFIX_MAX} characters of lowercase letters, digits and "
-            "hyphens, starting and ending with a letter or digit (SageMaker names are "
-            f"'<prefix>-<36-character uuid>', at most {SAGEMAKER_NAME_MAX} characters)",
-        )
-    if not is_token(endpoint_name) and (
-        not _LOWER_NAME.match(endpoint_name) or len(endpoint_name) > SAGEMAKER_NAME_MAX
-    ):
-        problems.add(
-            "endpoint_name",
-            endpoint_name,
-            f"must be 1 to {SAGEMAKER_NAME_MAX} characters of lowercase letters, digits and "
-            "hyphens, starting and ending with a letter or digit (SageMaker writes names in "
-            "lowercase in ARNs, which the pipeline's IAM policies name)",
-        )
-    if not is_token(data_prefix) and (
-        data_prefix.startswith("/") or ".." in data_prefix or any(c in data_prefix for c in "*?\\")
-    ):
-        problems.add(
-            "data_prefix",
-            data_prefix,
-            "must be a key prefix without a leading '/', '..', '*', '?' or '\\'",
-        )
-
-    for prop, instance_type in (
-        ("training_instance_type", training_instance_type),
-        ("inference_instance_type", inference_instance_type),
-    ):
-        if not is_token(instance_type) and not _INSTANCE_TYPE.match(instance_type):
-            problems.add(
-                prop, instance_type, "must be a SageMaker instance type such as 'ml.m5.xlarge'"
-            )
-    for prop, count in (
-        ("training_instance_count", training_instance_count),
-        ("inference_instance_count", inference_instance_count),
-    ):
-        if not is_token(count) and (
-            isinstance(count, bool) or not isinstance(count, int) or count < 1
-        ):
-            problems.add(prop, count, "must be a whole number of at least 1")
-
-    if not training_volume_size.is_unresolved():
-        gib = training_volume_size.to_gibibytes()
-        if not 1 <= gib <= _MAX_VOLUME_GIB:
-            problems.add(
-                "training_volume_size", f"{gib} GiB", f"must be 1 to {_MAX_VOLUME_GIB} GiB"
-            )
-    if not max_runtime.is_unresolved():
-        seconds = max_runtime.to_seconds()
-        if not 1 <= seconds <= _MAX_RUNTIME.to_seconds():
-            problems.add("max_runtime", f"{seconds} s", "must be 1 second to 28 days")
-
-    if (
-        isinstance(accuracy_threshold, bool)
-        or not isinstance(accuracy_threshold, int | float)
-        or not (0 <= accuracy_threshold <= 1)
-    ):
-        problems.add("accuracy_threshold", accuracy_threshold, "must be a number from 0 to 1")
-    for address in notification_emails:
-        if not is_token(address) and not _EMAIL.match(address):
-            problems.add("notification_emails", address, "must be an e-mail address")
-    if not endpoint_poll_interval.is_unresolved() and not (
-        1 <= endpoint_poll_interval.to_seconds() <= 3600
-    ):
-        problems.add(
-            "endpoint_poll_interval",
-            f"{endpoint_poll_interval.to_seconds()} s",
-            "must be 1 second to 1 hour",
-        )
-    if not deploy_timeout.is_unresolved() and not (
-        endpoint_poll_interval.is_unresolved()
-        or deploy_timeout.to_seconds() >= endpoint_poll_interval.to_seconds()
-    ):
-        problems.add(
-            "deploy_timeout",
-            f"{deploy_timeout.to_seconds()} s",
-            "must be at least endpoint_poll_interval",
-        )
-
-    for key, value in hyperparameters.items():
-        if not isinstance(key, str) or not 1 <= len(key) <= 256:
-            problems.add("hyperparameters", key, "keys must be strings of 1 to 256 characters")
-        elif key.startswith("sagemaker_"):
-            problems.add(
-                "hyperparameters",
-                key,
-                "keys starting with 'sagemaker_' are reserved for the pipeline itself",
-            )
-        if not isinstance(value, str | int | float):
-            problems.add(f"hyperparameters[{key!r}]", value, "must be a str, int, float or bool")
-        elif len(_hyperparameter_string(value)) > 2500:
-            problems.add(f"hyperparameters[{key!r}]", value, "must be at most 2500 characters")
-    problems.raise_if_any()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import aws_cdk as cdk
@@ -57,6 +57,10 @@ class DeployToEndpoint(sfn.StateMachineFragment):
         poll_interval: Duration,
         deploy_timeout: Duration,
         failure: FailureHandler,
+        vpc: ec2.IVpc | None = None,
+        subnet_selection: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] = (),
+        enable_network_isolation: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.endpoint_name = endpoint_name
@@ -79,9 +83,14 @@ class DeployToEndpoint(sfn.StateMachineFragment):
                 ),
                 environment_variables=sfn.TaskInput.from_object(dict(environment)),
             ),
+            vpc=vpc,
+            subnet_selection=subnet_selection,
+            enable_network_isolation=enable_network_isolation or None,
             result_selector=_name_from_arn("$.ModelArn"),
             result_path="$.model",
         )
+        for group in security_groups:
+            self.create_model.add_security_group(group)
         self.create_endpoint_config = tasks.SageMakerCreateEndpointConfig(
             self,
             "CreateEndpointConfig",

@@ -41,6 +41,9 @@ def add_sagemaker_retry(state: sfn.TaskStateBase | sfn.CustomState) -> None:
 class TrainModel(sfn.StateMachineFragment):
     """Runs one training job from ``$.config`` and ``$.run`` and waits for it to end.
 
+    With ``subnet_ids`` and ``security_group_ids`` the job runs in that VPC; network isolation
+    and inter-container traffic encryption are off unless asked for.
+
     Written as the raw ``createTrainingJob.sync`` task, because it takes per-run values the CDK
     task cannot (instance type and count, data URI, spot capacity with checkpoints) — so its IAM is
     written here too, scoped to jobs named ``<name_prefix>-*``.
@@ -63,6 +66,10 @@ class TrainModel(sfn.StateMachineFragment):
         encryption_key: kms.IKey,
         volume_size_gib: int,
         failure: FailureHandler,
+        subnet_ids: Sequence[str] = (),
+        security_group_ids: Sequence[str] = (),
+        enable_network_isolation: bool = False,
+        encrypt_inter_container_traffic: bool = False,
         state_machine_role: iam.IGrantable | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -117,6 +124,12 @@ class TrainModel(sfn.StateMachineFragment):
                         "LocalPath": "/opt/ml/checkpoints",
                     },
                     "Tags": [{"Key": "mlpipeline:execution", "Value.$": "$$.Execution.Id"}],
+                    **_optional_parameters(
+                        subnet_ids=subnet_ids,
+                        security_group_ids=security_group_ids,
+                        enable_network_isolation=enable_network_isolation,
+                        encrypt_inter_container_traffic=encrypt_inter_container_traffic,
+                    ),
                 },
                 "ResultSelector": {
                     "jobName.$": "$.TrainingJobName",
@@ -229,3 +242,23 @@ class TrainModel(sfn.StateMachineFragment):
     @property
     def end_states(self) -> list[sfn.INextable]:
         return [self.train]
+
+
+def _optional_parameters(
+    *,
+    subnet_ids: Sequence[str],
+    security_group_ids: Sequence[str],
+    enable_network_isolation: bool,
+    encrypt_inter_container_traffic: bool,
+) -> dict[str, object]:
+    parameters: dict[str, object] = {}
+    if subnet_ids:
+        parameters["VpcConfig"] = {
+            "Subnets": list(subnet_ids),
+            "SecurityGroupIds": list(security_group_ids),
+        }
+    if enable_network_isolation:
+        parameters["EnableNetworkIsolation"] = True
+    if encrypt_inter_container_traffic:
+        parameters["EnableInterContainerTrafficEncryption"] = True
+    return parameters
