@@ -48,21 +48,32 @@ def ml_template(ml_template_json: dict[str, Any]) -> Template:
     return Template.from_json(ml_template_json)
 
 
+#: Regions the stack is pinned to in tests: the default registry account, two other ones, China.
+REGIONS = ["us-east-1", "af-south-1", "me-south-1", "cn-north-1"]
+
+
 @pytest.fixture(scope="session")
-def regional_templates() -> dict[str, dict[str, Any]]:
-    """The ML pipeline stack pinned to a few regions, in one app synthesized once."""
+def regional_assembly() -> cdk.cx_api.CloudAssembly:
+    """The ML pipeline stack pinned to a few regions, cdk-nag included, in one app synthesized
+    once."""
+    from cdk_nag import AwsSolutionsChecks
+
     from stacks.ml_pipeline_stack import MLPipelineStack
 
     app = new_app()
-    regions = ["us-east-1", "af-south-1", "me-south-1", "cn-north-1"]
-    for region in regions:
+    for region in REGIONS:
         MLPipelineStack(
             app,
             f"Stack-{region}",
             env=cdk.Environment(account="123456789012", region=region),
         )
-    assembly = app.synth()
-    return {r: dict(assembly.get_stack_by_name(f"Stack-{r}").template) for r in regions}
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app.synth()
+
+
+@pytest.fixture(scope="session")
+def regional_templates(regional_assembly: cdk.cx_api.CloudAssembly) -> dict[str, dict[str, Any]]:
+    return {r: dict(regional_assembly.get_stack_by_name(f"Stack-{r}").template) for r in REGIONS}
 
 
 @pytest.fixture

@@ -63,6 +63,18 @@ def test_every_acknowledgement_matches_a_finding(app_assembly: cdk.cx_api.CloudA
     assert acknowledged == suppressed
 
 
+def test_stacks_pinned_to_an_account_and_region_pass_nag_too(
+    regional_assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    # Acknowledgements name ARNs as the stack renders them: with literal account and region
+    # here, with <AWS::AccountId> and <AWS::Region> in the agnostic template.
+    report = json.loads((Path(regional_assembly.directory) / "validation-report.json").read_text())
+    (nag,) = report["pluginReports"]
+    assert nag["conclusion"] == "success" and nag["violations"] == []
+    suppressed = {v["ruleName"] for v in nag["suppressedViolations"]}
+    assert any(":eu-" not in r and ":us-east-1:123456789012:" in r for r in suppressed)
+
+
 def test_nag_check_fails_synthesis_on_a_finding() -> None:
     app = new_app()
     stack = cdk.Stack(app, "Insecure")

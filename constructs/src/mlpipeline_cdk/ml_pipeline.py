@@ -785,7 +785,18 @@ class MLPipeline(Construct):
         """cdk-nag findings that are acknowledged, each with its reason, on its own resource."""
         data = finding_resource(self, self.data_bucket.bucket_arn)
         artifacts = finding_resource(self, self.artifacts_bucket.bucket_arn)
-        logs_arn = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group"
+        stack = cdk.Stack.of(self)
+        # Written from the same ARNs as the policies, so they match whether the stack's account
+        # and region are known at synth time or not.
+        logs_arn = finding_resource(
+            self,
+            stack.format_arn(
+                service="logs",
+                resource="log-group",
+                resource_name="/aws/sagemaker/*",
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            ),
+        ).removesuffix(":/aws/sagemaker/*")
         no_resource_level = [
             "ecr:GetAuthorizationToken has no resource-level permissions",
             "cloudwatch:PutMetricData has none either (limited here by a cloudwatch:namespace "
@@ -826,7 +837,9 @@ class MLPipeline(Construct):
             for finding, reason in sagemaker_findings.items():
                 acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
 
-        sagemaker_arn = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
+        sagemaker_arn = finding_resource(
+            self, stack.format_arn(service="sagemaker", resource="x", resource_name="y")
+        ).removesuffix(":x/y")
         state_machine_findings = {
             f"Resource::{sagemaker_arn}:training-job/{self.name_prefix}-*": "Training job names "
             "are generated per attempt as <name_prefix>-<uuid>; limited to that prefix",
