@@ -53,12 +53,13 @@ def run(
     execution_input: str,
     timeout: float,
     poll_interval: float,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> str:
     """Start an execution, wait until it finishes or ``timeout`` seconds pass, and return its
     final status. Raises :class:`SmokeTestError` unless it SUCCEEDED."""
+    out = out or sys.stdout
     name = execution_name()
     started = client.start_execution(
         stateMachineArn=state_machine_arn, name=name, input=execution_input

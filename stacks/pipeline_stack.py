@@ -338,8 +338,29 @@ class PipelineStack(cdk.Stack):
         )
         assert synth_project.role is not None and self_mutation.role is not None
 
+        pipeline_role_findings = {**read, **write, **key}
+        # A stage in another region gets a replication bucket from aws-cdk-lib's support stack in
+        # that region; the pipeline role copies artifacts there.
+        for region, support in sorted(pipeline.cross_region_support.items()):
+            replication_bucket = support.replication_bucket
+            bucket_name = self.resolve(replication_bucket.bucket_name)
+            pipeline_role_findings[f"Resource::arn:<AWS::Partition>:s3:::{bucket_name}/*"] = (
+                f"Artifact keys in the {region} replication bucket are chosen by CodePipeline "
+                "per execution; limited to that one bucket's objects"
+            )
+            pipeline_role_findings["Resource::*"] = (
+                "KMS use of the replication buckets' keys, which aws-cdk-lib's cross-region "
+                "support stacks expose by alias only, so the grant cannot name the key ARN"
+            )
+            acknowledge(
+                replication_bucket,
+                "AwsSolutions-S1",
+                "Holds transient copies of pipeline artifacts for the deploy actions in "
+                f"{region}; aws-cdk-lib's generated support stack has no access-log setting",
+            )
+
         findings: dict[iam.IRole, dict[str, str]] = {
-            pipeline.role: {**read, **write, **key},
+            pipeline.role: pipeline_role_findings,
             source_action_role: {**read, **write, **key},
             synth_project.role: {**read, **write, **key, **project(synth_project)},
             self.smoke_test_project_role: {**read, **key, **project(smoke_test_project)},
