@@ -144,8 +144,10 @@ class PipelineStack(cdk.Stack):
             pipeline_type=codepipeline.PipelineType.V2,
             self_mutation=True,
             artifact_bucket=self.artifacts_bucket,
+            # Our artifact key is rotated anyway; these two concern the keys of the replication
+            # buckets in other regions, which only exist for cross-account pipelines.
             cross_account_keys=settings.cross_account,
-            enable_key_rotation=True,
+            enable_key_rotation=settings.cross_account,
             cli_version=cli_version(),
             cdk_assets_cli_version=CDK_ASSETS_VERSION,
             code_build_defaults=pipelines.CodeBuildOptions(

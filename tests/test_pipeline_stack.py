@@ -62,6 +62,26 @@ def assembly_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return outdir
 
 
+@pytest.fixture(scope="module")
+def default_assembly_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pipeline with every default: staging and production in the pipeline's environment."""
+    from cdk_nag import AwsSolutionsChecks
+
+    from stacks.pipeline_stack import PipelineStack
+
+    outdir = tmp_path_factory.mktemp("default-pipeline.cdk.out")
+    app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
+    settings = PipelineSettings.from_context(
+        new_app(pipeline_connection_arn=CONNECTION_ARN, pipeline_repository="o/r"),
+        {"CDK_DEFAULT_ACCOUNT": PIPELINE_ACCOUNT, "CDK_DEFAULT_REGION": PIPELINE_REGION},
+    )
+    assert settings is not None and not settings.cross_account
+    PipelineStack(app, "MLPipelineCD", settings=settings)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()
+    return outdir
+
+
 def _stack_artifacts(directory: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
     """Every stack of the assembly and its nested (stage) assemblies, by display name."""
     manifest = json.loads((directory / "manifest.json").read_text())
@@ -536,10 +556,17 @@ def _acknowledgements(assembly_dir: Path) -> list[tuple[str, str, str]]:
     return found
 
 
+@pytest.fixture(params=["cross-account", "default"])
+def any_assembly_dir(request: pytest.FixtureRequest) -> Path:
+    """Each synthesized pipeline app: cross-account and cross-region, and all defaults."""
+    name = "assembly_dir" if request.param == "cross-account" else "default_assembly_dir"
+    return Path(request.getfixturevalue(name))
+
+
 def test_pipeline_and_stage_stacks_have_no_unacknowledged_nag_findings(
-    assembly_dir: Path, stacks: dict[str, tuple[Path, dict[str, Any]]]
+    any_assembly_dir: Path,
 ) -> None:
-    nag = _report(assembly_dir)
+    nag = _report(any_assembly_dir)
     assert nag["pluginName"] == "AwsSolutions"
     assert nag["conclusion"] == "success"
     assert nag["violations"] == []
@@ -553,15 +580,15 @@ def test_pipeline_and_stage_stacks_have_no_unacknowledged_nag_findings(
 
 
 def test_every_acknowledgement_in_the_pipeline_stacks_matches_a_finding_on_its_resource(
-    assembly_dir: Path,
+    any_assembly_dir: Path,
 ) -> None:
     suppressed = {
         (v["acknowledgedAt"], v["acknowledgedId"])
-        for v in _report(assembly_dir)["suppressedViolations"]
+        for v in _report(any_assembly_dir)["suppressedViolations"]
     }
     unmatched = [
         (path, rule)
-        for path, rule, _ in _acknowledgements(assembly_dir)
+        for path, rule, _ in _acknowledgements(any_assembly_dir)
         if (path, rule) not in suppressed
     ]
     # The only ones left over are the construct library's environment-agnostic spellings in the
@@ -571,6 +598,28 @@ def test_every_acknowledgement_in_the_pipeline_stacks_matches_a_finding_on_its_r
         assert path.startswith((STAGING_STACK, PRODUCTION_STACK)), (path, rule)
         assert "<AWS::Region>" in rule or "<AWS::AccountId>" in rule, (path, rule)
         assert not path.startswith(f"{STAGING_STACK}/SmokeTestRole"), (path, rule)
+
+
+def test_the_default_pipeline_deploys_both_stages_in_its_own_environment(
+    default_assembly_dir: Path,
+) -> None:
+    stacks = _stack_artifacts(default_assembly_dir)
+    assert {name: artifact["environment"] for name, (_, artifact) in stacks.items()} == {
+        "MLPipelineCD": f"aws://{PIPELINE_ACCOUNT}/{PIPELINE_REGION}",
+        STAGING_STACK: f"aws://{PIPELINE_ACCOUNT}/{PIPELINE_REGION}",
+        PRODUCTION_STACK: f"aws://{PIPELINE_ACCOUNT}/{PIPELINE_REGION}",
+    }
+    directory, artifact = stacks["MLPipelineCD"]
+    template = json.loads((directory / artifact["properties"]["templateFile"]).read_text())
+    assert [s["Name"] for s in _pipeline_stages(template)] == [
+        "Source",
+        "Build",
+        "UpdatePipeline",
+        "Assets",
+        "Staging",
+        "Production",
+    ]
+    assert cfnlint.api.lint(json.dumps(template), regions=[PIPELINE_REGION]) == []
 
 
 def test_every_pipeline_acknowledgement_is_one_finding_on_one_resource_with_a_reason(
