@@ -53,5 +53,9 @@ class MLPipelineStack(cdk.Stack):
             ),
             "EndpointName": (self.pipeline.endpoint_name, "SageMaker endpoint the pipeline serves"),
         }
-        for output_id, (value, description) in outputs.items():
-            cdk.CfnOutput(self, output_id, value=value, description=description)
+        #: The stack's outputs by name, e.g. for a delivery pipeline's post-deployment steps.
+        self.outputs = {
+            output_id: cdk.CfnOutput(self, output_id, value=value, description=description)
+            for output_id, (value, description) in outputs.items()
+        }
+        self.state_machine_arn_output = self.outputs["StateMachineArn"]
