@@ -5,7 +5,8 @@ Exits 0 only if the execution SUCCEEDED; prints its error and cause otherwise. U
 delivery pipeline after deploying a stage:
 
   python3 scripts/smoke_test.py --state-machine-arn ARN [--role-arn ARN] \\
-      [--input '{"hyperparameters": {"epochs": 1}}'] [--timeout 3600] [--poll-interval 30]
+      [--input '{"hyperparameters": {"epochs": "1"}, "trainingInstanceCount": 1}'] \\
+      [--timeout 3600] [--poll-interval 30]
 
 ``--state-machine-arn`` and ``--role-arn`` default to the environment variables
 ``STATE_MACHINE_ARN`` and ``SMOKE_TEST_ROLE_ARN``. With a role, the script assumes it first (the
@@ -28,7 +29,7 @@ from typing import Any, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-DEFAULT_INPUT = '{"hyperparameters": {"epochs": 1}}'
+DEFAULT_INPUT = '{"hyperparameters": {"epochs": "1"}, "trainingInstanceCount": 1}'
 _STATE_MACHINE_ARN = re.compile(
     r"^arn:aws[a-z-]*:states:(?P<region>[a-z0-9-]+):\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$"
 )

@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks._nag import acknowledge, acknowledge_in_pinned_environment, default_policy, ref
+from stacks._nag import acknowledge, default_policy, ref
 from stacks.ml_pipeline_stack import MLPipelineStack
 
 #: Construct id (and, prefixed with the stage name, stack name) of the stack in every stage.
@@ -62,7 +62,6 @@ class MLStage(cdk.Stage):
                 smoke_test_principal,
                 role_name=smoke_test_role_name(stage_name=construct_id, region=env.region),
             )
-        acknowledge_in_pinned_environment(self.ml_stack)
 
     def _make_smoke_test_role(self, principal: iam.IPrincipal, *, role_name: str) -> iam.Role:
         stack = self.ml_stack

@@ -34,7 +34,7 @@ BUILD_ENVIRONMENT_VARIABLES: Final = {
 }
 #: What the first stage's smoke test starts: one short training run (the execution-input
 #: contract of the ML pipeline's state machine).
-SMOKE_TEST_INPUT: Final = {"hyperparameters": {"epochs": 1}}
+SMOKE_TEST_INPUT: Final = {"hyperparameters": {"epochs": "1"}, "trainingInstanceCount": 1}
 #: How long the smoke test waits for the execution; the CodeBuild step gets some margin on top.
 SMOKE_TEST_TIMEOUT: Final = Duration.minutes(60)
 #: The asset publisher CDK Pipelines installs; pinned rather than `latest`, like the CLI.

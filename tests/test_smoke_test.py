@@ -80,7 +80,10 @@ def test_starts_the_execution_with_the_given_input_and_a_unique_name(executing_a
     for execution in executions:
         assert execution["name"].startswith("smoke-test-") and len(execution["name"]) <= 80
         described = client.describe_execution(executionArn=execution["executionArn"])
-        assert json.loads(described["input"]) == {"hyperparameters": {"epochs": 1}}
+        assert json.loads(described["input"]) == {
+            "hyperparameters": {"epochs": "1"},
+            "trainingInstanceCount": 1,
+        }
 
 
 def test_fails_with_the_error_and_cause_when_the_execution_fails(

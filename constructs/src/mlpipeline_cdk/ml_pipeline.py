@@ -25,7 +25,6 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
 
 from . import defaults, steps
-from ._nag import acknowledge, finding_resource, policies_of
 from ._props import HyperparameterValue, hyperparameter_string, validate_props
 from .dlc_images import (
     PYTORCH_INFERENCE_REPOSITORY,
@@ -35,6 +34,7 @@ from .dlc_images import (
     dlc_image,
 )
 from .metrics import ACCURACY_METRIC, METRIC_DEFINITIONS
+from .nag import acknowledge, finding_resource, policies_of
 from .source_asset import source_dir_asset
 
 #: Builds states to put into the pipeline's state machine, given the pipeline (its buckets,

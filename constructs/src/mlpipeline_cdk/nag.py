@@ -1,4 +1,8 @@
-"""Acknowledge cdk-nag findings one at a time, each on the resource it concerns, with its reason."""
+"""Acknowledge cdk-nag findings one at a time, each on the resource it concerns, with its reason.
+
+Public so that stacks built on the library acknowledge their own findings the same way: one
+finding, one resource, one reason, written from the same ARNs the policies use.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,14 @@ def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
     cdk.Validations.of(scope).acknowledge(
         cdk.Acknowledgment(id=f"{PLUGIN}::{finding}", reason=reason)
     )
+
+
+def default_policy(role: iam.IRole) -> IConstruct:
+    """The inline policy that grants and CDK constructs add a role's statements to."""
+    policy = role.node.try_find_child("DefaultPolicy")
+    if policy is None:
+        raise LookupError(f"{role.node.path} has no default policy")
+    return policy
 
 
 def policies_of(role: iam.IRole) -> list[iam.Policy]:
