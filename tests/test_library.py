@@ -410,3 +410,38 @@ def test_wheel_works_installed_on_its_own(wheel: Path, tmp_path: Path) -> None:
         cwd=tmp_path,
     ).stdout
     assert out.strip().startswith(str(target))
+
+
+# --- documentation ----------------------------------------------------------------------------
+
+LIBRARY_README = (ROOT / "constructs" / "README.md").read_text()
+
+
+def _table_names(heading: str) -> set[str]:
+    section = LIBRARY_README.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    names: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            cell = line.split("|")[1]
+            names.update(part.strip(" `") for part in cell.split(","))
+    return names
+
+
+def test_every_prop_is_in_the_readme_props_table() -> None:
+    import inspect
+
+    parameters = set(inspect.signature(MLPipeline.__init__).parameters) - {
+        "self",
+        "scope",
+        "construct_id",
+    }
+    assert _table_names("Props") == parameters
+
+
+def test_every_attribute_in_the_readme_exists() -> None:
+    stack = cdk.Stack(new_app(), "S")
+    pipeline = MLPipeline(stack, "P", source_dir=CODE, entry_point="mnist.py")
+    documented = _table_names("Attributes")
+    assert documented
+    for name in documented:
+        assert hasattr(pipeline, name), name
