@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from mlpipeline_cdk.local import ScriptedRuntime, local_sagemaker
-from tests.local.helpers import REGION, ROLE, Execution, RunMachine, wait_for
+from tests.local.helpers import MOTO_CONFIG, REGION, ROLE, Execution, RunMachine, wait_for
 
 _machine_numbers = itertools.count()
 
@@ -23,19 +23,6 @@ def runtime() -> Iterator[ScriptedRuntime]:
     with local_sagemaker(ScriptedRuntime()) as active:
         assert isinstance(active, ScriptedRuntime)
         yield active
-
-
-#: moto with state machines executed. moto's default is to drop boto3's default session on every
-#: start, which costs each test a fresh load of the SageMaker API model; keeping it saves seconds.
-MOTO_CONFIG: Any = {
-    "stepfunctions": {"execute_state_machine": True},
-    "core": {
-        "mock_credentials": True,
-        "passthrough": {"urls": [], "services": []},
-        "reset_boto3_session": False,
-        "service_whitelist": None,
-    },
-}
 
 
 @pytest.fixture

@@ -15,6 +15,19 @@ SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerRole"
 TIMEOUT = 10.0
 
 
+#: moto with state machines executed. moto's default is to drop boto3's default session on every
+#: start, which costs each test a fresh load of the SageMaker API model; keeping it saves seconds.
+MOTO_CONFIG: Any = {
+    "stepfunctions": {"execute_state_machine": True},
+    "core": {
+        "mock_credentials": True,
+        "passthrough": {"urls": [], "services": []},
+        "reset_boto3_session": False,
+        "service_whitelist": None,
+    },
+}
+
+
 @dataclass(frozen=True)
 class Execution:
     status: str

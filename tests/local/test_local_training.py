@@ -280,6 +280,54 @@ def test_task_timeout_stops_the_training_job(
     )
 
 
+def test_stopping_the_execution_stops_the_training_job(
+    runtime: ScriptedRuntime,
+    sagemaker: Any,
+    sfn: Any,
+    start_machine: Callable[..., str],
+    finish: Callable[[str], Execution],
+) -> None:
+    runtime.script_training(TrainingOutcome.success(), seconds=5)
+    arn = start_machine(train_sync(), {"job": "mnist-12"})
+    wait_for(lambda: sagemaker.list_training_jobs()["TrainingJobSummaries"], "the job to exist")
+
+    sfn.stop_execution(executionArn=arn)
+
+    result = finish(arn)
+    assert result.status == "ABORTED"
+    assert "TaskSucceeded" not in [event["type"] for event in result.history]
+    wait_for(
+        lambda: (
+            sagemaker.describe_training_job(TrainingJobName="mnist-12")["TrainingJobStatus"]
+            == "Stopped"
+        ),
+        "the job to be stopped",
+    )
+
+
+def test_max_runtime_stops_the_job_as_max_runtime_exceeded(
+    runtime: ScriptedRuntime, run_machine: RunMachine
+) -> None:
+    runtime.script_training(TrainingOutcome.success(), seconds=5)
+    parameters = training_parameters(StoppingCondition={"MaxRuntimeInSeconds": 1})
+
+    result = run_machine(machine("Train", Train=task(TRAIN_SYNC, parameters)), {"job": "slow"})
+
+    assert result.error == "States.TaskFailed"
+    assert result.cause is not None
+    cause = json.loads(result.cause)
+    assert cause["TrainingJobStatus"] == "Stopped"
+    assert cause["SecondaryStatus"] == "MaxRuntimeExceeded"
+
+
+def test_tags_are_listed_for_the_job(run_machine: RunMachine, sagemaker: Any) -> None:
+    job = run_machine(train_sync(), {"job": "mnist-13"}).output
+
+    assert sagemaker.list_tags(ResourceArn=job["TrainingJobArn"])["Tags"] == [
+        {"Key": "project", "Value": "mnist"}
+    ]
+
+
 def test_duplicate_job_name_is_a_resource_in_use_error(run_machine: RunMachine) -> None:
     run_machine(train_sync(), {"job": "mnist-11"})
 

@@ -33,7 +33,12 @@ from functools import cache
 from typing import Any, Final, cast
 
 from botocore.exceptions import ClientError
-from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.api import (
+    HistoryEventExecutionDataDetails,
+    HistoryEventType,
+    TaskFailedEventDetails,
+    TaskSubmittedEventDetails,
+)
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
     CustomErrorName,
 )
@@ -57,6 +62,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
     ResourceCondition,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
+    StateTaskService,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
     StateTaskServiceCallback,
@@ -150,10 +158,6 @@ def _epoch_millis(value: Any) -> Any:
     return value
 
 
-class _SyncAbandonedError(RuntimeError):
-    """The task ended (timeout, stopped execution) while its job was still running."""
-
-
 class StateTaskServiceSageMaker(StateTaskServiceCallback):
     def __init__(self) -> None:
         super().__init__(supported_integration_patterns={cast(ResourceCondition, "sync")})
@@ -219,6 +223,38 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         response.pop("ResponseMetadata", None)
         env.stack.append(_epoch_millis(response))
 
+    def _after_eval_execution(
+        self,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
+    ) -> None:
+        # moto's callback integrations record TaskSubmitted, run the pattern, then TaskSucceeded;
+        # this one records no TaskSucceeded for a job abandoned by a timeout or a stop.
+        if self.resource.condition is not None:
+            env.event_manager.add_event(
+                context=env.event_history_context,
+                event_type=HistoryEventType.TaskSubmitted,
+                event_details=EventDetails(
+                    taskSubmittedEventDetails=TaskSubmittedEventDetails(
+                        resource=self._get_sfn_resource(),
+                        resourceType=self._get_sfn_resource_type(),
+                        output=to_json_str(env.stack[-1]),
+                        outputDetails=HistoryEventExecutionDataDetails(truncated=False),
+                    )
+                ),
+            )
+            if not env.is_mocked_mode():
+                self._eval_integration_pattern(
+                    env, resource_runtime_part, normalised_parameters, state_credentials
+                )
+                if not env.is_running():
+                    return
+        StateTaskService._after_eval_execution(
+            self, env, resource_runtime_part, normalised_parameters, state_credentials
+        )
+
     def _eval_integration_pattern(
         self,
         env: Any,
@@ -255,10 +291,11 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
                     ),
                 )
             )
-        # The task timed out or the execution was stopped: Step Functions stops the job.
+        # The task timed out or the execution was stopped: Step Functions stops the job. The
+        # task's outcome is no longer read; moto's own integrations leave None in its place.
         with contextlib.suppress(ClientError):
             client.stop_training_job(TrainingJobName=name)
-        raise _SyncAbandonedError(f"training job {name} abandoned")
+        env.stack.append(None)
 
     def _from_error(self, env: Any, ex: Exception) -> Any:
         if isinstance(ex, ClientError):
