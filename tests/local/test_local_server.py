@@ -22,8 +22,9 @@ JOB = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server() -> Iterator[LocalServer]:
+    """One server for the module: stopping one takes half a second."""
     runtime = ScriptedRuntime(training=TrainingOutcome.success(model_artifacts="s3://a/m.tar.gz"))
     with serve(0, runtime) as running:
         yield running

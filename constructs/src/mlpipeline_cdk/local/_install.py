@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from . import _sagemaker_backend, _stepfunctions_sagemaker
+from . import _sagemaker_backend, _state, _stepfunctions_sagemaker
 from .runtime import LocalRuntime
 from .scripted import ScriptedRuntime
 
@@ -33,7 +33,7 @@ def install(
         _sagemaker_backend.patch()
         _stepfunctions_sagemaker.patch()
         _stepfunctions_sagemaker.sync_poll_seconds = sync_poll_seconds
-        _sagemaker_backend.set_runtime(active)
+        _state.set_runtime(active)
     return active
 
 
@@ -43,7 +43,7 @@ def uninstall() -> None:
     with _lock:
         _stepfunctions_sagemaker.unpatch()
         _sagemaker_backend.unpatch()
-        _sagemaker_backend.set_runtime(None)
+        _state.set_runtime(None)
 
 
 @contextmanager
