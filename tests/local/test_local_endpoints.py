@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -343,16 +342,6 @@ def test_delete_endpoint_works_while_creating(
     assert sagemaker.list_endpoints()["Endpoints"] == []
     assert sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
     assert sagemaker.list_models()["Models"] == []
-
-
-@pytest.mark.parametrize("action", ["deleteEndpoint", "deleteEndpointConfig", "deleteModel"])
-def test_optimized_delete_integrations_do_not_exist(sfn: Any, action: str) -> None:
-    definition = machine("Delete", Delete=task(f"{SM}:{action}", {}))
-
-    with pytest.raises(sfn.exceptions.ClientError, match="not recognized"):
-        sfn.create_state_machine(
-            name="delete", definition=json.dumps(definition), roleArn=SAGEMAKER_ROLE
-        )
 
 
 def test_invoke_endpoint_goes_to_the_host(

@@ -339,15 +339,6 @@ def test_duplicate_job_name_is_a_resource_in_use_error(run_machine: RunMachine) 
     assert "(Service: AmazonSageMaker; Status Code: 400; Error Code: ResourceInUse;" in result.cause
 
 
-def test_unknown_parameter_is_refused_when_the_machine_is_created(sfn: Any) -> None:
-    definition = machine("Train", Train=task(TRAIN_SYNC, training_parameters(Hyperparameters={})))
-
-    with pytest.raises(sfn.exceptions.ClientError, match="Hyperparameters"):
-        sfn.create_state_machine(
-            name="typo", definition=json.dumps(definition), roleArn=SAGEMAKER_ROLE
-        )
-
-
 def test_final_metrics_reads_logs_as_sagemaker_does() -> None:
     definitions = [MetricDefinition(d["Name"], d["Regex"]) for d in METRICS]
     log = ["epoch 1 train_loss=0.9", "epoch 2 train_loss=0.4", "test_accuracy=0.95 done"]

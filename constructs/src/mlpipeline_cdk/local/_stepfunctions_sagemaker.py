@@ -8,8 +8,9 @@ jobs with Step Functions") and the AWS SDK behind the service:
   CreateHyperParameterTuningJob, CreateLabelingJob, CreateModel, CreateProcessingJob,
   CreateTrainingJob, CreateTransformJob, UpdateEndpoint). Any other action, and
   ``.waitForTaskToken``, is refused when the state machine is created, as Step Functions refuses
-  it. ``.sync`` is emulated for CreateTrainingJob only; the other ``.sync`` jobs are refused with
-  a message that says so rather than run wrongly.
+  it. ``.sync`` is emulated for CreateTrainingJob only; the other ``.sync`` jobs, and
+  CreateLabelingJob (which moto lacks), are refused with a message that says so rather than run
+  wrongly.
 - Parameters: PascalCase fields of the API's request, passed to SageMaker as they are; a field
   the request does not have is refused when the state machine is created.
 - Request-response output: the API's response without ``ResponseMetadata``.
@@ -106,6 +107,8 @@ _DOCUMENTED_SYNC: Final = frozenset(
     }
 )
 _EMULATED_SYNC: Final = frozenset({"createtrainingjob"})
+#: Optimized APIs that moto's SageMaker does not implement at all.
+_NOT_IN_MOTO: Final = frozenset({"createlabelingjob"})
 
 
 _UNMODELED_EXCEPTION: Final = "AmazonSageMakerException"
@@ -174,6 +177,8 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         )
         if action not in _OPTIMIZED:
             raise ValueError(not_recognized)
+        if action in _NOT_IN_MOTO:
+            raise ValueError(f"{arn}: not emulated by mlpipeline_cdk.local (moto lacks the API).")
         if condition == ResourceCondition.Sync and action not in _EMULATED_SYNC:
             if action in _DOCUMENTED_SYNC:
                 raise ValueError(
