@@ -131,7 +131,7 @@ def in_service(sagemaker: Any) -> Callable[[], bool]:
 def test_deploy_chain_reaches_in_service(
     runtime: ScriptedRuntime, run_machine: RunMachine, sagemaker: Any
 ) -> None:
-    runtime.script_hosting(HostingOutcome.in_service(), seconds=0.2)
+    runtime.script_hosting(HostingOutcome.in_service(), seconds=0.5)
 
     result = run_machine(deploy_machine("cfg-1"))
 
@@ -192,7 +192,7 @@ def test_update_endpoint_serves_the_new_configuration(
 ) -> None:
     run_machine(deploy_machine("cfg-1"))
     run_machine(config_machine("cfg-2"))
-    runtime.script_hosting(HostingOutcome.in_service(), seconds=0.2)
+    runtime.script_hosting(HostingOutcome.in_service(), seconds=1)
 
     result = run_machine(update_machine("cfg-2"))
 
@@ -323,7 +323,7 @@ def test_creating_an_existing_endpoint_is_refused(run_machine: RunMachine, sagem
 def test_delete_endpoint_works_while_creating(
     runtime: ScriptedRuntime, run_machine: RunMachine, sagemaker: Any
 ) -> None:
-    runtime.script_hosting(HostingOutcome.in_service(), seconds=0.3)
+    runtime.script_hosting(HostingOutcome.in_service(), seconds=5)
     run_machine(config_machine("cfg-1"))
     sagemaker.create_endpoint(EndpointName="mnist", EndpointConfigName="cfg-1")
     definition = machine(

@@ -74,7 +74,7 @@ def test_sync_outputs_the_completed_job_with_artifacts_and_metrics(
     finish: Callable[[str], Execution],
 ) -> None:
     runtime.script_training(
-        TrainingOutcome.success({"test:accuracy": 0.97, "train:loss": 0.12}), seconds=0.3
+        TrainingOutcome.success({"test:accuracy": 0.97, "train:loss": 0.12}), seconds=0.5
     )
     arn = start_machine(train_sync(), {"job": "mnist-1"})
     seen = wait_for(
@@ -214,7 +214,7 @@ def test_catch_on_task_failed_receives_error_and_cause(
 def test_request_response_returns_the_arn_while_the_job_runs(
     runtime: ScriptedRuntime, run_machine: RunMachine, sagemaker: Any
 ) -> None:
-    runtime.script_training(TrainingOutcome.success(), seconds=0.3)
+    runtime.script_training(TrainingOutcome.success(), seconds=1)
 
     result = run_machine(machine("Train", Train=task(TRAIN, training_parameters())), {"job": "j7"})
 

@@ -118,7 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with serve(args.port, args.runtime) as server:
         print(f"Local AWS (moto + local SageMaker) on {server.endpoint_url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
-            stopped.wait()
+            while not stopped.wait(0.5):  # a timed wait lets signal handlers run
+                pass
     return 0
 
 
