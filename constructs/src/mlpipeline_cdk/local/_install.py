@@ -1,0 +1,56 @@
+"""Turning the local SageMaker on and off."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from . import _sagemaker_backend, _state, _stepfunctions_sagemaker
+from .runtime import LocalRuntime
+from .scripted import ScriptedRuntime
+
+_lock = threading.Lock()
+
+
+def install(
+    runtime: LocalRuntime | None = None, *, sync_poll_seconds: float = 0.05
+) -> LocalRuntime:
+    """Patch moto (once, however often this is called) and make ``runtime`` the active one.
+
+    Patches moto's SageMaker backend (jobs and endpoints that take time, UpdateEndpoint,
+    StopTrainingJob, InvokeEndpoint through the runtime) and moto's Step Functions interpreter
+    (the optimized ``sagemaker`` integration, ``SageMaker.*`` error names for ``aws-sdk``). Works
+    for ``mock_aws`` and for a moto server in this process; state lives in moto's backends, so
+    resetting moto resets it.
+
+    :param runtime: Default: a :class:`ScriptedRuntime` whose jobs succeed and endpoints come up.
+    :param sync_poll_seconds: How often ``createTrainingJob.sync`` polls the job's status.
+    :returns: The active runtime.
+    """
+    active = runtime if runtime is not None else ScriptedRuntime()
+    with _lock:
+        _sagemaker_backend.patch()
+        _stepfunctions_sagemaker.patch()
+        _stepfunctions_sagemaker.sync_poll_seconds = sync_poll_seconds
+        _state.set_runtime(active)
+    return active
+
+
+def uninstall() -> None:
+    """Restore moto as it was. Jobs and deployments still running finish against no runtime
+    (they fail) and are not waited for."""
+    with _lock:
+        _stepfunctions_sagemaker.unpatch()
+        _sagemaker_backend.unpatch()
+        _state.set_runtime(None)
+
+
+@contextmanager
+def local_sagemaker(runtime: LocalRuntime | None = None) -> Iterator[LocalRuntime]:
+    """:func:`install` for the ``with`` block, then :func:`uninstall`."""
+    active = install(runtime)
+    try:
+        yield active
+    finally:
+        uninstall()

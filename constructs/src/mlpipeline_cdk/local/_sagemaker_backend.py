@@ -1,0 +1,67 @@
+"""The patches that turn moto's SageMaker into the local SageMaker, applied and removed as one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from moto.sagemaker.models import SageMakerModelBackend
+from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+from . import _endpoints as endpoints
+from . import _training_jobs as training
+from ._state import LOCK
+
+_MISSING: Final = object()
+
+
+@dataclass(frozen=True)
+class _Patch:
+    owner: type
+    name: str
+    build: Callable[[Any], Any]
+
+
+_PATCHES: Final = (
+    _Patch(SageMakerModelBackend, "create_training_job", training.wrap_create_training_job),
+    _Patch(SageMakerModelBackend, "describe_training_job", training.wrap_describe_training_job),
+    _Patch(SageMakerModelBackend, "stop_training_job", lambda _: training.stop_training_job),
+    _Patch(SageMakerModelBackend, "create_model", endpoints.wrap_create_model),
+    _Patch(SageMakerModelBackend, "create_endpoint_config", endpoints.wrap_create_endpoint_config),
+    _Patch(SageMakerModelBackend, "create_endpoint", endpoints.wrap_create_endpoint),
+    _Patch(SageMakerModelBackend, "update_endpoint", lambda _: endpoints.update_endpoint),
+    _Patch(SageMakerModelBackend, "describe_endpoint", endpoints.wrap_describe_endpoint),
+    _Patch(SageMakerModelBackend, "delete_endpoint", endpoints.wrap_delete_endpoint),
+    _Patch(
+        SageMakerResponse, "create_training_job", lambda _: training.respond_create_training_job
+    ),
+    _Patch(SageMakerResponse, "stop_training_job", lambda _: training.respond_stop_training_job),
+    _Patch(SageMakerResponse, "update_endpoint", lambda _: endpoints.respond_update_endpoint),
+    _Patch(SageMakerRuntimeResponse, "invoke_endpoint", endpoints.wrap_invoke_endpoint),
+)
+_originals: dict[tuple[type, str], Any] = {}
+
+
+def patch() -> None:
+    """Apply every patch once; applying again changes nothing."""
+    with LOCK:
+        for p in _PATCHES:
+            key = (p.owner, p.name)
+            if key in _originals:
+                continue
+            original = p.owner.__dict__.get(p.name, _MISSING)
+            _originals[key] = original
+            setattr(p.owner, p.name, p.build(original))
+
+
+def unpatch() -> None:
+    """Restore moto's own methods."""
+    with LOCK:
+        for (owner, name), original in _originals.items():
+            if original is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+        _originals.clear()

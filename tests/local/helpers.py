@@ -1,0 +1,64 @@
+"""Plain helpers for the local SageMaker tests: constants, ASL builders, bounded polling."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/StateMachineRole"
+SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerRole"
+#: Upper bound for anything the tests wait for; scripted jobs take tens of milliseconds.
+TIMEOUT = 10.0
+
+
+#: moto with state machines executed. moto's default is to drop boto3's default session on every
+#: start, which costs each test a fresh load of the SageMaker API model; keeping it saves seconds.
+MOTO_CONFIG: Any = {
+    "stepfunctions": {"execute_state_machine": True},
+    "core": {
+        "mock_credentials": True,
+        "passthrough": {"urls": [], "services": []},
+        "reset_boto3_session": False,
+        "service_whitelist": None,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Execution:
+    status: str
+    output: Any
+    error: str | None
+    cause: str | None
+    history: list[dict[str, Any]]
+
+
+RunMachine = Callable[..., Execution]
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float = TIMEOUT) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def task(resource: str, parameters: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A Task state; ``fields`` such as ``Next``, ``End``, ``Catch``, ``ResultPath``."""
+    state: dict[str, Any] = {"Type": "Task", "Resource": resource, "Parameters": parameters}
+    state.update(fields)
+    if "Next" not in state:
+        state.setdefault("End", True)
+    return state
+
+
+def machine(start: str, **states: dict[str, Any]) -> dict[str, Any]:
+    return {"StartAt": start, "States": states}
