@@ -34,3 +34,20 @@ def test_library_is_installed_under_its_own_name() -> None:
     assert Path(mlpipeline_cdk.__file__).resolve().is_relative_to(ROOT / "constructs" / "src")
     assert importlib.metadata.version("mlpipeline-cdk") == mlpipeline_cdk.__version__
     assert (Path(mlpipeline_cdk.__file__).parent / "py.typed").exists()
+
+
+def test_every_public_name_resolves() -> None:
+    import mlpipeline_cdk
+
+    for name in mlpipeline_cdk.__all__:
+        assert getattr(mlpipeline_cdk, name) is not None, name
+
+
+def test_run_time_tools_start_without_aws_cdk_lib() -> None:
+    # The local emulator and the operator tools run where no CDK is needed; importing
+    # aws-cdk-lib would start its JavaScript runtime for nothing.
+    code = "import sys, mlpipeline_cdk.local, mlpipeline_cdk.tools; print('aws_cdk' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"

@@ -1,39 +1,65 @@
-"""AWS CDK constructs that train and deploy SageMaker models with Step Functions."""
+"""AWS CDK constructs that train and deploy SageMaker models with Step Functions.
 
-from . import defaults, nag, steps
-from .dlc_images import DLC_REGISTRY_ACCOUNTS, UnsupportedRegionError, dlc_image
-from .metrics import ACCURACY_METRIC, METRIC_DEFINITIONS
-from .ml_pipeline import MLPipeline, StepFactory
-from .source_asset import build_source_archive, source_dir_asset
-from .steps import (
-    RUN_INPUT_KEYS,
-    DeployToEndpoint,
-    EvaluateModel,
-    FailureHandler,
-    PrepareRun,
-    RunDefaults,
-    TrainModel,
-)
+Names are imported on first use, so that the run-time tools (``mlpipeline_cdk.tools``,
+``mlpipeline_cdk.local``) start without loading aws-cdk-lib and its JavaScript runtime.
+"""
 
-__all__ = [
-    "ACCURACY_METRIC",
-    "DLC_REGISTRY_ACCOUNTS",
-    "METRIC_DEFINITIONS",
-    "RUN_INPUT_KEYS",
-    "DeployToEndpoint",
-    "EvaluateModel",
-    "FailureHandler",
-    "MLPipeline",
-    "PrepareRun",
-    "RunDefaults",
-    "StepFactory",
-    "TrainModel",
-    "UnsupportedRegionError",
-    "build_source_archive",
-    "defaults",
-    "dlc_image",
-    "nag",
-    "source_dir_asset",
-    "steps",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import defaults as defaults
+    from . import nag as nag
+    from . import steps as steps
+    from .dlc_images import DLC_REGISTRY_ACCOUNTS as DLC_REGISTRY_ACCOUNTS
+    from .dlc_images import UnsupportedRegionError as UnsupportedRegionError
+    from .dlc_images import dlc_image as dlc_image
+    from .metrics import ACCURACY_METRIC as ACCURACY_METRIC
+    from .metrics import METRIC_DEFINITIONS as METRIC_DEFINITIONS
+    from .ml_pipeline import MLPipeline as MLPipeline
+    from .ml_pipeline import StepFactory as StepFactory
+    from .source_asset import build_source_archive as build_source_archive
+    from .source_asset import source_dir_asset as source_dir_asset
+    from .steps import RUN_INPUT_KEYS as RUN_INPUT_KEYS
+    from .steps import DeployToEndpoint as DeployToEndpoint
+    from .steps import EvaluateModel as EvaluateModel
+    from .steps import FailureHandler as FailureHandler
+    from .steps import PrepareRun as PrepareRun
+    from .steps import RunDefaults as RunDefaults
+    from .steps import TrainModel as TrainModel
+
+_WHERE: dict[str, str] = {
+    "ACCURACY_METRIC": ".metrics",
+    "DLC_REGISTRY_ACCOUNTS": ".dlc_images",
+    "METRIC_DEFINITIONS": ".metrics",
+    "RUN_INPUT_KEYS": ".steps",
+    "DeployToEndpoint": ".steps",
+    "EvaluateModel": ".steps",
+    "FailureHandler": ".steps",
+    "MLPipeline": ".ml_pipeline",
+    "PrepareRun": ".steps",
+    "RunDefaults": ".steps",
+    "StepFactory": ".ml_pipeline",
+    "TrainModel": ".steps",
+    "UnsupportedRegionError": ".dlc_images",
+    "build_source_archive": ".source_asset",
+    "dlc_image": ".dlc_images",
+    "source_dir_asset": ".source_asset",
+}
+_SUBMODULES = frozenset({"defaults", "nag", "steps"})
+
+__all__ = sorted([*_WHERE, *_SUBMODULES])
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        value: Any = importlib.import_module(f".{name}", __name__)
+    elif name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value

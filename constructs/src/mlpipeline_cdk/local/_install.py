@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from . import _sagemaker_backend, _state, _stepfunctions_sagemaker
+from . import _sagemaker_backend, _state, _stepfunctions_sagemaker, _waits
 from .runtime import LocalRuntime
 from .scripted import ScriptedRuntime
 
@@ -14,7 +14,10 @@ _lock = threading.Lock()
 
 
 def install(
-    runtime: LocalRuntime | None = None, *, sync_poll_seconds: float = 0.05
+    runtime: LocalRuntime | None = None,
+    *,
+    sync_poll_seconds: float = 0.05,
+    wait_scale: float = 1.0,
 ) -> LocalRuntime:
     """Patch moto (once, however often this is called) and make ``runtime`` the active one.
 
@@ -26,6 +29,8 @@ def install(
 
     :param runtime: Default: a :class:`ScriptedRuntime` whose jobs succeed and endpoints come up.
     :param sync_poll_seconds: How often ``createTrainingJob.sync`` polls the job's status.
+    :param wait_scale: Wait states last this fraction of their seconds (1.0: as written; 0.001
+        turns a 30-second poll into 30 ms). Nothing else about time changes.
     :returns: The active runtime.
     """
     active = runtime if runtime is not None else ScriptedRuntime()
@@ -33,6 +38,8 @@ def install(
         _sagemaker_backend.patch()
         _stepfunctions_sagemaker.patch()
         _stepfunctions_sagemaker.sync_poll_seconds = sync_poll_seconds
+        _waits.patch()
+        _waits.scale = wait_scale
         _state.set_runtime(active)
     return active
 
@@ -43,13 +50,17 @@ def uninstall() -> None:
     with _lock:
         _stepfunctions_sagemaker.unpatch()
         _sagemaker_backend.unpatch()
+        _waits.unpatch()
+        _waits.scale = 1.0
         _state.set_runtime(None)
 
 
 @contextmanager
-def local_sagemaker(runtime: LocalRuntime | None = None) -> Iterator[LocalRuntime]:
+def local_sagemaker(
+    runtime: LocalRuntime | None = None, *, wait_scale: float = 1.0
+) -> Iterator[LocalRuntime]:
     """:func:`install` for the ``with`` block, then :func:`uninstall`."""
-    active = install(runtime)
+    active = install(runtime, wait_scale=wait_scale)
     try:
         yield active
     finally:

@@ -34,7 +34,7 @@ class EvaluateModel(sfn.StateMachineFragment):
             error="MetricMissing",
             cause=sfn.JsonPath.format(
                 f"training job {{}} reported no {metric_name} metric; check that the script "
-                "prints it and that the job's metric definitions capture it",
+                "prints it and that the metric definitions of the job capture it",
                 sfn.JsonPath.string_at("$.training.jobName"),
             ),
         )
