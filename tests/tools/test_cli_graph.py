@@ -314,3 +314,18 @@ def test_template_problems_are_one_error_line(
     assert "missing.json: cannot be read" in messages[0]
     assert "broken.json: not a JSON template" in messages[1]
     assert "empty.json: the template has 0 state machines" in messages[2]
+
+
+def test_library_readme_shows_the_same_graph(
+    template_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["graph", "--template", str(template_file)]) == 0
+    drawn = capsys.readouterr().out
+    readme = (ROOT / "constructs" / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- graph:start -->", 1)[1].split("<!-- graph:end -->", 1)[0]
+    match = re.search(r"```mermaid\n(.*?)```", section, re.DOTALL)
+    assert match, "constructs/README.md has no ```mermaid block between the graph markers"
+    assert match.group(1) == drawn, (
+        "constructs/README.md's diagram is out of date: paste the output of `.venv/bin/mlpipeline "
+        "graph --template cdk.out/MLPipelineStack.template.json` between the graph markers"
+    )
