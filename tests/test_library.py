@@ -323,7 +323,8 @@ def test_consumer_stack_synthesizes_with_its_steps_and_resources(
     asl = render_definition(consumer_template)
     assert asl["States"]["RunConfigured"]["Next"] == "ListTrainingData"
     assert asl["States"]["TrainingDataFound"]["Next"] == "Train"
-    assert asl["States"]["ModelAccepted"]["Next"] == "RecordModel"
+    assert asl["States"]["ModelAccepted"]["Next"] == "ComposeModelRecord"
+    assert asl["States"]["ComposeModelRecord"]["Next"] == "RecordModel"
     assert asl["States"]["RecordModel"]["Next"] == "CreateModel"
     assert _count(consumer_template, "AWS::KMS::Key") == 1
 

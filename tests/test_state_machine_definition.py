@@ -123,8 +123,14 @@ def test_every_sagemaker_call_retries_transient_errors_and_routes_failures(
 
 def test_failures_notify_then_fail_with_the_recorded_error(asl: dict[str, Any]) -> None:
     notify = asl["States"]["NotifyFailure"]
-    assert notify["Next"] == "RunFailed"
-    assert notify["Catch"][0]["Next"] == "RunFailed"
+    assert notify["Next"] == "IsReservedErrorName"
+    assert notify["Catch"][0]["Next"] == "IsReservedErrorName"
+    reserved = asl["States"]["IsReservedErrorName"]
+    assert reserved["Choices"] == [
+        {"Variable": "$.error.Error", "StringMatches": "States.*", "Next": "RenameReservedError"}
+    ]
+    assert reserved["Default"] == "RunFailed"
+    assert asl["States"]["RenameReservedError"]["Next"] == "RunFailed"
     assert notify["Parameters"]["Message"] == {
         "execution.$": "$$.Execution.Id",
         "stateMachine.$": "$$.StateMachine.Id",

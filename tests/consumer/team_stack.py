@@ -52,6 +52,16 @@ def check_training_data(pipeline: MLPipeline) -> sfn.IChainable:
 
 def record_model(pipeline: MLPipeline) -> sfn.IChainable:
     """Write a small model record next to the artifacts before the model is deployed."""
+    compose = sfn.Pass(
+        pipeline,
+        "ComposeModelRecord",
+        parameters={
+            "trainingJob": sfn.JsonPath.string_at("$.training.jobName"),
+            "modelArtifacts": sfn.JsonPath.string_at("$.training.modelArtifacts"),
+            "accuracy": sfn.JsonPath.number_at("$.evaluation.accuracy"),
+        },
+        result_path="$.modelRecord",
+    )
     record = tasks.CallAwsService(
         pipeline,
         "RecordModel",
@@ -62,11 +72,7 @@ def record_model(pipeline: MLPipeline) -> sfn.IChainable:
             "Key": sfn.JsonPath.format(
                 "registry/{}.json", sfn.JsonPath.string_at("$.training.jobName")
             ),
-            "Body": {
-                "trainingJob": sfn.JsonPath.string_at("$.training.jobName"),
-                "modelArtifacts": sfn.JsonPath.string_at("$.training.modelArtifacts"),
-                "accuracy": sfn.JsonPath.number_at("$.evaluation.accuracy"),
-            },
+            "Body": sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.modelRecord")),
             "ContentType": "application/json",
         },
         iam_resources=[pipeline.artifacts_bucket.arn_for_objects("registry/*")],
@@ -74,7 +80,7 @@ def record_model(pipeline: MLPipeline) -> sfn.IChainable:
         result_path=sfn.JsonPath.DISCARD,
     )
     pipeline.failure.catch(record)
-    return record
+    return sfn.Chain.start(compose).next(record)
 
 
 class TeamPipelineStack(cdk.Stack):

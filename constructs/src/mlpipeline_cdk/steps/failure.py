@@ -9,7 +9,9 @@ from constructs import Construct
 
 
 class FailureHandler(Construct):
-    """Publishes ``$.error`` to ``topic`` and fails the execution with that error and cause.
+    """Publishes ``$.error`` to ``topic`` and fails the execution with that error and cause
+    (an error named ``States.*``, which a Fail state may not raise, as ``StepFailed`` with the
+    original name at the start of the cause).
 
     Route a failure here with :meth:`reject` (an error of your own) or :meth:`catch` (the error a
     state raised). If publishing fails, the execution still fails with the original error.
@@ -43,8 +45,27 @@ class FailureHandler(Construct):
             max_attempts=3,
             backoff_rate=2,
         )
-        self.notify.add_catch(self.failed, result_path="$.notificationError")
-        self.notify.next(self.failed)
+        # Error names starting with "States." are reserved: a Fail state cannot raise them again,
+        # so they end the run as StepFailed, the original name kept in the cause.
+        reserved = sfn.Choice(self, "IsReservedErrorName")
+        rename = sfn.Pass(
+            self,
+            "RenameReservedError",
+            parameters={
+                "Error": "StepFailed",
+                "Cause": sfn.JsonPath.format(
+                    "{}: {}",
+                    sfn.JsonPath.string_at("$.error.Error"),
+                    sfn.JsonPath.string_at("$.error.Cause"),
+                ),
+            },
+            result_path="$.error",
+        )
+        reserved.when(
+            sfn.Condition.string_matches("$.error.Error", "States.*"), rename.next(self.failed)
+        ).otherwise(self.failed)
+        self.notify.add_catch(reserved, result_path="$.notificationError")
+        self.notify.next(reserved)
 
     @property
     def entry(self) -> sfn.IChainable:
