@@ -52,6 +52,7 @@ class Deployment:
     outputs: dict[str, str]
     physical_ids: dict[str, str]
     timings: dict[str, float]
+    cli_output: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -67,14 +68,15 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 @pytest.fixture(scope="module")
 def deployment(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     assembly = tmp_path_factory.mktemp("cdk.out")
-    timings = {}
+    timings, cli_output = {}, {}
     for name, step in (("synth", synth), ("bootstrap", bootstrap), ("deploy", deploy)):
         begin = time.monotonic()
         if name == "synth":
-            step(emulator, app_dir=ROOT, output=str(assembly), capture=True)
+            result = step(emulator, app_dir=ROOT, output=str(assembly), capture=True)
         else:
-            step(emulator, app_dir=ROOT, assembly=str(assembly), capture=True)
+            result = step(emulator, app_dir=ROOT, assembly=str(assembly), capture=True)
         timings[name] = time.monotonic() - begin
+        cli_output[name] = result.stdout + result.stderr
     resources = emulator.client("cloudformation").list_stack_resources(StackName=STACK)
     return Deployment(
         emulator=emulator,
@@ -86,6 +88,7 @@ def deployment(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> 
             for r in resources["StackResourceSummaries"]
         },
         timings=timings,
+        cli_output=cli_output,
     )
 
 
@@ -177,6 +180,10 @@ def test_stack_is_created_with_every_resource_of_the_template(deployment: Deploy
     }
     assert {r["ResourceStatus"] for r in resources} == {"CREATE_COMPLETE"}
     assert all(deployment.physical_ids.values())
+    # The CLI saw every resource created, as it reports a deployment to AWS.
+    count = len(deployment.template["Resources"]) + 1
+    assert f"{count}/{count} |" in deployment.cli_output["deploy"]
+    assert re.search(r"CREATE_COMPLETE\s+\| AWS::S3::Bucket ", deployment.cli_output["deploy"])
 
 
 def test_outputs_name_the_deployed_resources(deployment: Deployment) -> None:
@@ -386,8 +393,11 @@ def destroyed(deployment: Deployment) -> Deployment:
         EndpointName=deployment.outputs["EndpointName"], EndpointConfigName="mnist-config"
     )
     begin = time.monotonic()
-    destroy(deployment.emulator, app_dir=ROOT, assembly=str(deployment.assembly), capture=True)
+    result = destroy(
+        deployment.emulator, app_dir=ROOT, assembly=str(deployment.assembly), capture=True
+    )
     deployment.timings["destroy"] = time.monotonic() - begin
+    deployment.cli_output["destroy"] = result.stdout + result.stderr
     print("timings:", {k: round(v, 1) for k, v in deployment.timings.items()})
     return deployment
 
@@ -437,6 +447,8 @@ def test_destroy_keeps_what_the_template_retains(destroyed: Deployment) -> None:
             assert physical_id in log_groups
     bucket, prefix = destroyed.outputs["DataBucketName"], destroyed.outputs["DataPrefix"]
     assert client("s3").get_object(Bucket=bucket, Key=f"{prefix}sample.txt")["Body"].read()
+    skipped = re.findall(r"DELETE_SKIPPED\s+\| (\S+)", destroyed.cli_output["destroy"])
+    assert sorted(skipped) == sorted(by_type.values())
 
 
 def test_destroy_deletes_what_the_template_does_not_retain(destroyed: Deployment) -> None:
@@ -493,7 +505,10 @@ def test_emulator_session_stops_the_emulator_on_ctrl_c_and_sigterm(
     )
     try:
         assert demo.stdout is not None
-        emulator_pid = int(demo.stdout.readline())
+        line = demo.stdout.readline()
+        while line and not line.strip().isdigit():  # whatever else the demo prints first
+            line = demo.stdout.readline()
+        emulator_pid = int(line)
         demo.send_signal(signum)
         _, stderr = demo.communicate(timeout=30)
     finally:

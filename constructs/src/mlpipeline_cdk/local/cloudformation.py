@@ -11,6 +11,8 @@ patch below says what CloudFormation does and what moto does instead:
 - **Outputs and exports after a change set** (:func:`_execute_change_set`). moto builds a stack's
   outputs when the stack is created; a stack made by a CREATE change set is created empty, so it
   never had any outputs. List parameters are described as Python lists (:func:`_parameter_list`).
+- **Resource events** (:func:`_report_resources`): moto reports a stack operation on the stack
+  alone; CloudFormation reports each resource, which the CLI shows as its progress.
 - **Failures are stack states** (:func:`_execute_change_set`, :func:`_delete_stack`). In
   CloudFormation a resource that fails leaves the stack ``CREATE_FAILED``/``UPDATE_FAILED`` (as
   with rollback disabled: there is no rollback here) or ``DELETE_FAILED`` with the reason in its
@@ -279,6 +281,17 @@ def _execute_change_set(original: Callable[..., None]) -> Callable[..., None]:
             change_set.execution_status = "EXECUTE_FAILED"
             _fail_stack(stack, f"{change_set.change_set_type}_FAILED", error)
             return
+        parsed = stack.resource_map._parsed_resources
+        _report_resources(
+            stack,
+            [
+                (change.logical_resource_id, change.resource_type, resource, verb)
+                for change in change_set.changes
+                for verb in [_CHANGE_VERBS[change.action]]
+                for resource in [parsed.get(change.logical_resource_id)]
+                if resource is not None or verb == "DELETE"
+            ],
+        )
         stack._parse_template()
         stack.description = stack.template_dict.get("Description")
         stack.output_map = stack._create_output_map()
@@ -299,15 +312,68 @@ def _delete_stack(self: Any, name_or_stack_id: str) -> None:
     for resource in stack.custom_resources.values():
         if isinstance(resource, AwsCustomResource):
             resource.delete_failure = None
+    template_resources = stack.resource_map._resource_json_map
+    existing = [
+        (logical_id, resource, template_resources[logical_id])
+        for logical_id, resource in stack.resource_map._parsed_resources.items()
+        if logical_id in template_resources and resource is not None
+    ]
     try:
         stack.delete()
     except Exception as error:  # the stack stays, DELETE_FAILED, with what is left of it
         _fail_stack(stack, "DELETE_FAILED", error)
         return
+    _report_resources(
+        stack,
+        [
+            (
+                logical_id,
+                resource_json["Type"],
+                resource,
+                "RETAIN" if resource_json.get("DeletionPolicy") == "Retain" else "DELETE",
+            )
+            for logical_id, resource, resource_json in existing
+        ],
+    )
     del self.stacks[stack.stack_id]
     self.deleted_stacks[stack.stack_id] = stack
     for name in [n for n, e in self.exports.items() if e.exporting_stack_id == stack.stack_id]:
         del self.exports[name]
+
+
+_CHANGE_VERBS: Final = {"Add": "CREATE", "Modify": "UPDATE", "Remove": "DELETE"}
+
+
+def _report_resources(stack: Any, changes: list[tuple[str, str, Any, str]]) -> None:
+    """Events for each resource a stack operation changed (``logical id, type, resource, verb``;
+    verb ``RETAIN`` for ``DELETE_SKIPPED``), before the operation's final stack event. moto
+    reports the stack alone, so the CLI counted one resource of many. They are reported once
+    the operation is done, in the order given, not as each resource was handled."""
+    final = stack.events.pop()
+    # Between the operation's first and last stack events, a millisecond apart (the precision
+    # of the API's timestamps), so that they sort as they happened.
+    moment = stack.events[-1].timestamp if stack.events else final.timestamp
+    for logical_id, resource_type, resource, verb in changes:
+        physical_id = getattr(resource, "physical_resource_id", None) or ""
+        statuses = (
+            ["DELETE_SKIPPED"] if verb == "RETAIN" else [f"{verb}_IN_PROGRESS", f"{verb}_COMPLETE"]
+        )
+        for status in statuses:
+            event = cfn_models.Event(
+                stack_id=stack.stack_id,
+                stack_name=stack.name,
+                logical_resource_id=logical_id,
+                physical_resource_id=physical_id,
+                resource_type=resource_type,
+                resource_status=status,
+                resource_status_reason=None,
+                resource_properties=None,
+            )
+            moment += datetime.timedelta(milliseconds=1)
+            event.timestamp = moment
+            stack.events.append(event)
+    final.timestamp = max(final.timestamp, moment + datetime.timedelta(milliseconds=1))
+    stack.events.append(final)
 
 
 def _stack_resources(self: Any) -> list[Any]:
@@ -1143,10 +1209,19 @@ def boto3_call_api(region: str) -> CallApi:
         from botocore import xform_name
 
         method = getattr(client, xform_name(operation.name))
+        logger.info(
+            "AwsCustomResource call: %s.%s %s",
+            client.meta.service_model.service_name,
+            operation.name,
+            json.dumps(parameters, default=str),
+        )
         try:
             response = method(**_coerce(parameters, operation.input_shape))
         except ClientError as error:
             details = error.response.get("Error", {})
+            logger.info(
+                "AwsCustomResource call failed: %s %s", details.get("Code"), details.get("Message")
+            )
             raise ApiCallError(
                 details.get("Code", "Error"), details.get("Message", str(error))
             ) from error
