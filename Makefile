@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup synth test lint typecheck format unit bench clean
+.PHONY: setup synth test lint typecheck format unit bench clean deploy-local destroy-local
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -51,3 +51,12 @@ bench: setup
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+
+# The app's stack, deployed by the real CDK CLI into a local AWS emulator (moto on 127.0.0.1):
+# no AWS account. deploy-local leaves the emulator running; destroy-local deletes the stack
+# (as `cdk destroy` would) and stops it. See README, "Local deployment".
+deploy-local: setup
+	$(BIN)/python -m mlpipeline_cdk.local.deploy deploy
+
+destroy-local: setup
+	$(BIN)/python -m mlpipeline_cdk.local.deploy destroy
