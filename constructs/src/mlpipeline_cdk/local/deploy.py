@@ -184,7 +184,7 @@ def _install_emulation(endpoint_url: str) -> None:
     # Hook: the SageMaker emulation (jobs, endpoints and the Step Functions integration), once
     # it is part of this package, with its default runtime.
     try:
-        from mlpipeline_cdk.local import install  # type: ignore[attr-defined]
+        from mlpipeline_cdk.local import install
     except ImportError:
         log.info("SageMaker emulation not present: moto's own SageMaker serves")
     else:
