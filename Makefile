@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup synth test lint typecheck format unit bench clean deploy-local destroy-local
+.PHONY: demo setup synth test lint typecheck format unit bench clean deploy-local destroy-local
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -56,7 +56,11 @@ clean:
 # no AWS account. deploy-local leaves the emulator running; destroy-local deletes the stack
 # (as `cdk destroy` would) and stops it. See README, "Local deployment".
 deploy-local: setup
-	$(BIN)/python -m mlpipeline_cdk.local.deploy deploy
+	$(BIN)/python scripts/demo.py --deploy-only
+
+# The README's main command: deploy into the emulator, train for real, deploy, predict.
+demo: setup
+	$(BIN)/python scripts/demo.py
 
 destroy-local: setup
 	$(BIN)/python -m mlpipeline_cdk.local.deploy destroy
