@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 import time
 from collections.abc import Callable, Iterator
@@ -24,8 +25,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.models import botocore_stubber
 
+from mlpipeline_cdk.asl import render_definition
 from mlpipeline_cdk.local import ProcessRuntime, local_sagemaker
-from mlpipeline_cdk.local.server import serve
+from mlpipeline_cdk.local.server import _load_runtime, serve
 from mlpipeline_cdk.metrics import METRIC_DEFINITIONS
 from mlpipeline_cdk.source_asset import build_source_archive
 from mlpipeline_cdk.tools.mnist_data import (
@@ -34,7 +36,7 @@ from mlpipeline_cdk.tools.mnist_data import (
     split_digits,
     write_splits,
 )
-from tests.local.helpers import MOTO_CONFIG, REGION, SAGEMAKER_ROLE
+from tests.local.helpers import MOTO_CONFIG, REGION, ROLE, SAGEMAKER_ROLE
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "mlpipeline-local-runtime"
@@ -86,6 +88,9 @@ class Cloud:
     invoker: Any
     mnist_code: str
     probe_code: str
+    #: The four IDX files and the packed training_code/, as uploaded.
+    mnist_data: Path
+    mnist_archive: Path
 
 
 def _splits() -> MnistSplits:
@@ -228,6 +233,17 @@ def test_server_mode_moves_data_through_the_servers_s3(tmp_path: Path, probe_arc
     assert probe["env"]["AWS_ENDPOINT_URL"] == server.endpoint_url
 
 
+def test_the_server_makes_one_from_the_environment_with_runtime_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLPIPELINE_LOCAL_WORKDIR", str(tmp_path))
+
+    runtime = _load_runtime("process")
+
+    assert isinstance(runtime, ProcessRuntime)
+    assert runtime.workdir == tmp_path
+
+
 # --- the module's emulator and the jobs it runs ----------------------------------------------
 
 
@@ -235,7 +251,12 @@ def test_server_mode_moves_data_through_the_servers_s3(tmp_path: Path, probe_arc
 def cloud(tmp_path_factory: pytest.TempPathFactory, probe_archive: Path) -> Iterator[Cloud]:
     tmp = tmp_path_factory.mktemp("process-runtime")
     runtime = ProcessRuntime(workdir=tmp / "work", stop_grace_seconds=2.0)
-    with closing(runtime), local_sagemaker(runtime), mock_aws(config=MOTO_CONFIG):
+    # Wait states at a thousandth of their time: the pipeline polls its endpoint every 30 s.
+    with (
+        closing(runtime),
+        local_sagemaker(runtime, wait_scale=0.001),
+        mock_aws(config=MOTO_CONFIG),
+    ):
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
         digits = _splits()
@@ -258,6 +279,8 @@ def cloud(tmp_path_factory: pytest.TempPathFactory, probe_archive: Path) -> Iter
             invoker=boto3.client("sagemaker-runtime", region_name=REGION),
             mnist_code=f"s3://{BUCKET}/code/mnist.tar.gz",
             probe_code=f"s3://{BUCKET}/code/probe.tar.gz",
+            mnist_data=tmp / "mnist",
+            mnist_archive=mnist,
         )
 
 
@@ -743,3 +766,53 @@ def test_deleting_an_endpoint_takes_its_model_down(
     assert "endpoint deleted" in cloud.runtime.endpoint_log("gone").read_text()
     with pytest.raises(ClientError, match="Endpoint gone of account"):
         _invoke(cloud, "gone", b"[]", ContentType="application/json")
+
+
+# --- the pipeline --------------------------------------------------------------------------------
+
+
+def test_the_synthesized_state_machine_trains_gates_and_serves_for_real(
+    cloud: Cloud, ml_template_json: dict[str, Any]
+) -> None:
+    definition = render_definition(ml_template_json)
+    defaults = definition["States"]["ApplyRunDefaults"]["Parameters"]
+    for bucket in set(re.findall(r"s3://([a-z0-9.-]+)/", json.dumps(definition))):
+        cloud.s3.create_bucket(Bucket=bucket)
+    code_bucket, _, code_key = (
+        defaults["reservedHyperparameters"]["sagemaker_submit_directory"]
+        .removeprefix("s3://")
+        .partition("/")
+    )
+    cloud.s3.upload_file(str(cloud.mnist_archive), code_bucket, code_key)
+    data_bucket, _, data_prefix = defaults["defaults"]["trainingDataUri"][5:].partition("/")
+    for path in sorted(cloud.mnist_data.iterdir()):
+        cloud.s3.upload_file(str(path), data_bucket, f"{data_prefix}{path.name}")
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = sfn.create_state_machine(
+        name="MLPipeline", definition=json.dumps(definition), roleArn=ROLE
+    )["stateMachineArn"]
+
+    execution = sfn.start_execution(
+        stateMachineArn=machine,
+        input=json.dumps(
+            {"hyperparameters": {"epochs": "1", "batch-size": "10"}, "accuracyThreshold": 0.2}
+        ),
+    )["executionArn"]
+    deadline = time.monotonic() + JOB_TIMEOUT
+    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the pipeline did not finish"
+        time.sleep(0.2)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    output = json.loads(described["output"])
+    job = cloud.sagemaker.describe_training_job(TrainingJobName=output["trainingJobName"])
+    # The pipeline's default: two instances.
+    assert job["ResourceConfig"]["InstanceCount"] == 2
+    logs = cloud.runtime.training_log_dir(output["trainingJobName"])
+    assert output["accuracy"] == pytest.approx(_last_logged(logs / "algo-1.log", "test_accuracy"))
+    assert output["endpointStatus"] == "InService"
+    images, _ = _digits(2)
+    body = _invoke(
+        cloud, output["endpointName"], json.dumps(images).encode(), ContentType="application/json"
+    )
+    assert len(json.loads(body)["predictions"]) == 2

@@ -4,6 +4,7 @@ toolkit calls them, in this process (no model server, no container)."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import itertools
@@ -106,7 +107,8 @@ def _import_user_module(code_dir: Path, program: str) -> tuple[str, ModuleType]:
             sys.modules.pop(name, None)
             raise
         finally:
-            sys.path.remove(str(code_dir))
+            with contextlib.suppress(ValueError):  # unless the module took it out itself
+                sys.path.remove(str(code_dir))
             # Neighbours it imported belong to this deployment, not to the process.
             for other in set(sys.modules) - before - {name}:
                 origin = getattr(sys.modules[other], "__file__", None) or ""

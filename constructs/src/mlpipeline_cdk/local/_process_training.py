@@ -200,16 +200,20 @@ class HostProcess:
         self._log = log_path.open("a", encoding="utf-8")
         self._log_lock = threading.Lock()
         self.write_log(f"Invoking script with the following command:\n\n{shlex.join(command)}\n")
-        # A session of its own: stopping the job signals the script and whatever it started.
-        self.process = subprocess.Popen(
-            self.command,
-            cwd=dirs.code,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        try:
+            # A session of its own: stopping the job signals the script and what it started.
+            self.process = subprocess.Popen(
+                self.command,
+                cwd=dirs.code,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError:
+            self._log.close()
+            raise
         self.finished_at: float | None = None
         self._readers = [
             threading.Thread(target=self._copy, args=(self.process.stdout, False), daemon=True),
@@ -220,8 +224,9 @@ class HostProcess:
 
     def write_log(self, text: str) -> None:
         with self._log_lock:
-            self._log.write(text if text.endswith("\n") else text + "\n")
-            self._log.flush()
+            if not self._log.closed:  # a process the script left behind may still write
+                self._log.write(text if text.endswith("\n") else text + "\n")
+                self._log.flush()
 
     def _copy(self, stream: IO[bytes] | None, is_stderr: bool) -> None:
         if stream is None:
@@ -363,12 +368,19 @@ class TrainingRun:
             metrics.update(final_metrics(process.metrics_lines(), self.job.metric_definitions))
 
         if failed is not None:
-            self._upload_checkpoints(client, dirs)
+            with contextlib.suppress(ClientError, BotoCoreError, OSError, ValueError):
+                self._upload_checkpoints(client, dirs)
             return TrainingOutcome.failure(failed.failure_reason())
         if not stopped:
             self.progress.enter("Uploading")
-        self._upload_checkpoints(client, dirs)
-        artifacts = self._upload_outputs(client, work, dirs)
+        try:
+            self._upload_checkpoints(client, dirs)
+            artifacts = self._upload_outputs(client, work, dirs)
+        except (ClientError, BotoCoreError, OSError, ValueError) as error:
+            return TrainingOutcome.failure(
+                f"ClientError: Failed to upload the training job's output to "
+                f"{self.job.output_path}: {error}"
+            )
         return TrainingOutcome.success(metrics, model_artifacts=artifacts)
 
     def _entry_point(self) -> tuple[str, str]:
@@ -445,6 +457,11 @@ class TrainingRun:
                     count = download(client, channel.s3_uri, target, shard=shard)
                 except ClientError as error:
                     raise TrainingJobError(self._no_objects(channel.s3_uri, error)) from error
+                except (BotoCoreError, OSError, ValueError) as error:
+                    raise TrainingJobError(
+                        f"ClientError: Data download failed for channel {channel.name} from "
+                        f"{channel.s3_uri}: {error}"
+                    ) from error
                 if count == 0 and index == 0:
                     raise TrainingJobError(self._no_objects(channel.s3_uri))
 
@@ -467,7 +484,7 @@ class TrainingRun:
                 s3.download_prefix(
                     client, s3.join_uri(self.job.checkpoint.s3_uri, ""), host_dirs.checkpoints
                 )
-            except ClientError as error:
+            except (ClientError, BotoCoreError, OSError, ValueError) as error:
                 raise TrainingJobError(
                     f"ClientError: cannot download checkpoints from {self.job.checkpoint.s3_uri}: "
                     f"{error}"
@@ -593,9 +610,12 @@ class TrainingRun:
             for key, value in os.environ.items()
             if not key.startswith("SM_") and key not in _CLUSTER_VARIABLES
         }
-        # The instances share this machine's cores.
-        share = max(1, (os.cpu_count() or 1) // len(self.hosts))
-        env.setdefault("OMP_NUM_THREADS", str(share))
+        # The instances share this machine's cores, and the emulator needs one: OpenMP threads
+        # that outnumber the free cores spin against each other (on two cores, two threads made
+        # an MNIST epoch six times slower than one).
+        cores = os.cpu_count() or 1
+        share = max(1, cores // len(self.hosts))
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (cores - 1) // len(self.hosts))))
         env.update({"AWS_REGION": self.job.region, "AWS_DEFAULT_REGION": self.job.region})
         if self.endpoint_url:
             # The script's own AWS calls go to the emulator, as a container's go to AWS.
