@@ -33,6 +33,7 @@ an update keeps the old model serving), then each InvokeEndpoint runs ``input_fn
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import tempfile
@@ -166,4 +167,6 @@ def from_environment() -> ProcessRuntime:
     ``MLPIPELINE_LOCAL_KEEP_WORKDIRS`` (``1`` or ``true`` keeps them)."""
     workdir = os.environ.get("MLPIPELINE_LOCAL_WORKDIR")
     keep = os.environ.get("MLPIPELINE_LOCAL_KEEP_WORKDIRS", "").lower() in {"1", "true", "yes"}
-    return ProcessRuntime(workdir=Path(workdir) if workdir else None, keep_workdirs=keep)
+    runtime = ProcessRuntime(workdir=Path(workdir) if workdir else None, keep_workdirs=keep)
+    atexit.register(runtime.close)  # the server does not know it has a runtime to close
+    return runtime
