@@ -17,6 +17,7 @@ What happens on SageMaker's instances is up to a runtime (:mod:`.runtime`);
 
 from ._install import install, local_sagemaker, uninstall
 from ._stepfunctions_sagemaker import error_name
+from .process_runtime import ProcessRuntime as ProcessRuntime
 from .runtime import (
     CheckpointSpec,
     ContainerSpec,

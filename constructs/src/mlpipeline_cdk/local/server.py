@@ -90,7 +90,10 @@ def serve(port: int = 0, runtime: LocalRuntime | None = None) -> LocalServer:
 
 
 def _load_runtime(spec: str) -> LocalRuntime:
-    """``package.module:attribute``: a runtime, or a callable that makes one."""
+    """``package.module:attribute``: a runtime, or a callable that makes one; ``process``: the
+    :class:`~mlpipeline_cdk.local.process_runtime.ProcessRuntime`."""
+    if spec == "process":
+        spec = "mlpipeline_cdk.local.process_runtime:from_environment"
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise argparse.ArgumentTypeError(f"expected module:attribute, got {spec!r}")
@@ -110,7 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--runtime",
         type=_load_runtime,
         default=None,
-        help="module:attribute of a LocalRuntime or a factory of one; default: ScriptedRuntime()",
+        help="process (train and serve for real), or module:attribute of a LocalRuntime or a "
+        "factory of one; default: ScriptedRuntime()",
     )
     args = parser.parse_args(argv)
     stopped = threading.Event()
