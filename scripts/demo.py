@@ -73,6 +73,8 @@ def run_demo(*, epochs: int, keep: bool, deploy_only: bool = False) -> dict[str,
     keep = keep or deploy_only
     timings: dict[str, float] = {}
     state_dir = ROOT / local.STATE_DIR
+    # Training logs and model files of the emulated jobs and endpoints, kept for a look.
+    os.environ.setdefault("MLPIPELINE_LOCAL_WORKDIR", str(state_dir / "runtime"))
     begin = _step("Local AWS emulator")
     emulator, started = local.ensure_emulator(state_dir)
     print(f"{'Started' if started else 'Reusing'} the emulator on {emulator.endpoint_url}")
@@ -131,7 +133,7 @@ def run_demo(*, epochs: int, keep: bool, deploy_only: bool = False) -> dict[str,
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=2, help="default: 2")
+    parser.add_argument("--epochs", type=int, default=4, help="default: 4")
     parser.add_argument(
         "--keep", action="store_true", help="leave a newly started emulator running"
     )

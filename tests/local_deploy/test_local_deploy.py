@@ -368,30 +368,105 @@ def test_cli_is_pointed_at_the_emulator_by_its_environment_only(deployment: Depl
 # --- Destroyed ------------------------------------------------------------------------------------
 
 
+def _mlpipeline(deployment: Deployment, *args: str) -> subprocess.CompletedProcess[str]:
+    """The project's own command line tool, pointed at the emulator."""
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "mlpipeline"),
+            "--endpoint-url",
+            deployment.emulator.endpoint_url,
+            "--region",
+            REGION,
+            *args,
+        ],
+        env=cdk_environment(deployment.emulator, os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_run_trains_for_real_deploys_and_serves_predictions(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    from mlpipeline_cdk.tools.mnist_data import write_dataset
+
+    data = tmp_path / "digits"
+    write_dataset(data)
+    uploaded = _mlpipeline(deployment, "upload-data", str(data))
+    assert uploaded.returncode == 0, uploaded.stderr
+    # A tiny run: one epoch on one instance; the threshold is lowered for it.
+    run = _mlpipeline(
+        deployment,
+        "run",
+        "--hyperparameter",
+        "epochs=1",
+        "--instance-count",
+        "1",
+        "--threshold",
+        "0.5",
+        "--wait",
+        "--json",
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr
+    events = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    described = deployment.emulator.client("stepfunctions").describe_execution(
+        executionArn=next(
+            e["details"]["executionArn"] for e in events if e.get("type") == "execution_started"
+        )
+    )
+    assert described["status"] == "SUCCEEDED"
+    output = json.loads(described["output"])
+    assert output["endpointName"] == deployment.outputs["EndpointName"]
+    assert output["endpointStatus"] == "InService"
+    assert output["accuracy"] >= 0.5
+    assert output["modelArtifacts"].startswith(f"s3://{deployment.outputs['ArtifactsBucketName']}/")
+
+    predicted = _mlpipeline(
+        deployment,
+        "predict",
+        str(data / "t10k-images-idx3-ubyte.gz"),
+        "--labels",
+        str(data / "t10k-labels-idx1-ubyte.gz"),
+        "--json",
+    )
+    assert predicted.returncode == 0, predicted.stderr
+    report = json.loads(predicted.stdout)
+    assert report["total"] == 1000
+    assert report["accuracy"] >= 0.5
+    first = report["predictions"][0]
+    assert 0 <= first["label"] <= 9 and len(first["probabilities"]) == 10
+    assert sum(first["probabilities"]) == pytest.approx(1.0, abs=1e-3)
+
+
 @pytest.fixture(scope="module")
 def destroyed(deployment: Deployment) -> Deployment:
-    """The deployment after an endpoint was created under the stack's EndpointName and
-    ``cdk destroy --force`` ran."""
+    """The deployment after an endpoint exists under the stack's EndpointName (the real run
+    created it; when that test was deselected, one is created here) and ``cdk destroy --force``
+    ran."""
     sagemaker = deployment.emulator.client("sagemaker")
-    sagemaker.create_model(
-        ModelName="mnist-model",
-        ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/sagemaker",
-        PrimaryContainer={"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/serve:1"},
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName="mnist-config",
-        ProductionVariants=[
-            {
-                "VariantName": "main",
-                "ModelName": "mnist-model",
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
-            }
-        ],
-    )
-    sagemaker.create_endpoint(
-        EndpointName=deployment.outputs["EndpointName"], EndpointConfigName="mnist-config"
-    )
+    try:
+        sagemaker.describe_endpoint(EndpointName=deployment.outputs["EndpointName"])
+    except ClientError:
+        sagemaker.create_model(
+            ModelName="mnist-model",
+            ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/sagemaker",
+            PrimaryContainer={"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/serve:1"},
+        )
+        sagemaker.create_endpoint_config(
+            EndpointConfigName="mnist-config",
+            ProductionVariants=[
+                {
+                    "VariantName": "main",
+                    "ModelName": "mnist-model",
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 1,
+                }
+            ],
+        )
+        sagemaker.create_endpoint(
+            EndpointName=deployment.outputs["EndpointName"], EndpointConfigName="mnist-config"
+        )
     begin = time.monotonic()
     result = destroy(
         deployment.emulator, app_dir=ROOT, assembly=str(deployment.assembly), capture=True
@@ -418,8 +493,8 @@ def test_destroy_deletes_the_endpoint_through_the_teardown_resource(destroyed: D
 
     with pytest.raises(ClientError, match="Could not find endpoint"):
         sagemaker.describe_endpoint(EndpointName=destroyed.outputs["EndpointName"])
-    # Only the endpoint: the model and its configuration are the runs' to clean up.
-    assert sagemaker.describe_endpoint_config(EndpointConfigName="mnist-config")
+    # Only the endpoint: the models and their configurations are the runs' to clean up.
+    assert sagemaker.list_endpoint_configs()["EndpointConfigs"]
 
 
 def test_destroy_keeps_what_the_template_retains(destroyed: Deployment) -> None:

@@ -176,20 +176,38 @@ def _write_json(path: Path, content: Mapping[str, Any]) -> None:
 # --- The emulator process ------------------------------------------------------------------------
 
 
+#: Wait states of deployed state machines last this fraction of their time in the emulator, so
+#: a 30-second endpoint poll takes 1.5 s (``MLPIPELINE_LOCAL_WAIT_SCALE`` overrides it).
+DEFAULT_WAIT_SCALE: Final = 0.05
+#: ``process`` trains and serves for real (:class:`.process_runtime.ProcessRuntime`);
+#: ``scripted`` plays back instant outcomes (``MLPIPELINE_LOCAL_RUNTIME`` chooses).
+RUNTIMES: Final = ("process", "scripted")
+
+
 def _install_emulation(endpoint_url: str) -> None:
-    """Everything this package adds to moto, installed in the emulator process."""
+    """Everything this package adds to moto, installed in the emulator process: CloudFormation
+    support for what the CDK synthesizes, and the local SageMaker with a runtime."""
+    from ._install import install
     from .cloudformation import install_cloudformation_support
 
     install_cloudformation_support(endpoint_url=endpoint_url)
-    # Hook: the SageMaker emulation (jobs, endpoints and the Step Functions integration), once
-    # it is part of this package, with its default runtime.
-    try:
-        from mlpipeline_cdk.local import install
-    except ImportError:
-        log.info("SageMaker emulation not present: moto's own SageMaker serves")
+    choice = os.environ.get("MLPIPELINE_LOCAL_RUNTIME", "process")
+    if choice not in RUNTIMES:
+        raise EmulatorError(f"MLPIPELINE_LOCAL_RUNTIME={choice!r}: expected one of {RUNTIMES}")
+    runtime: Any
+    if choice == "process":
+        from .process_runtime import from_environment
+
+        runtime = from_environment()
     else:
-        install()
-        log.info("SageMaker emulation installed")
+        from .scripted import ScriptedRuntime
+
+        runtime = ScriptedRuntime()
+    scale = float(os.environ.get("MLPIPELINE_LOCAL_WAIT_SCALE", DEFAULT_WAIT_SCALE))
+    install(runtime, wait_scale=scale)
+    log.info(
+        "local SageMaker installed: %s runtime, Wait states at %s of their time", choice, scale
+    )
 
 
 def serve(port: int = 0, ready_file: Path | None = None) -> int:
