@@ -775,3 +775,13 @@ def test_transport_conditions_are_evaluated_for_a_loopback_tls_request(
     condition: dict[str, Any] | None, holds: bool
 ) -> None:
     assert transport_conditions_hold(condition) is holds
+
+
+def test_deleting_a_change_set_that_does_not_exist_is_change_set_not_found(
+    aws: dict[str, Any],
+) -> None:
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    with pytest.raises(ClientError) as error:
+        cloudformation.delete_change_set(ChangeSetName="cdk-deploy-change-set", StackName="S")
+    assert error.value.response["Error"]["Code"] == "ChangeSetNotFound"
+    assert "cdk-deploy-change-set" in error.value.response["Error"]["Message"]

@@ -74,6 +74,7 @@ from botocore.model import OperationModel, Shape
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation.custom_model import CustomModel
+from moto.cloudformation.exceptions import CloudFormationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.common_models import CloudFormationModel
 from moto.kms.models import Key, kms_backends
@@ -121,6 +122,7 @@ def install_cloudformation_support(endpoint_url: str | None = None) -> None:
         backend = cfn_models.CloudFormationBackend
         _patch(backend, "execute_change_set", _execute_change_set(backend.execute_change_set))
         _patch(backend, "delete_stack", _delete_stack)
+        _patch(backend, "delete_change_set", _delete_change_set)
         _patch(cfn_models.Stack, "stack_resources", property(_stack_resources))
         _patch(cfn_models.Stack, "parameter_list", property(_parameter_list))
         _patch(cfn_parsing, "resource_class_from_type", _resource_class_from_type)
@@ -301,6 +303,24 @@ def _execute_change_set(original: Callable[..., None]) -> Callable[..., None]:
             self.exports[export.name] = export
 
     return execute_change_set
+
+
+class ChangeSetNotFoundError(CloudFormationError):
+    code = "ChangeSetNotFound"
+
+
+def _delete_change_set(self: Any, change_set_name: str) -> None:
+    """CloudFormation answers ChangeSetNotFound for a change set it does not have (the CDK CLI
+    deletes its change set before it makes a new one, and handles that answer); moto fails
+    with an internal error instead."""
+    if change_set_name in self.change_sets:  # an ARN
+        del self.change_sets[change_set_name]
+        return
+    for change_set_id, change_set in list(self.change_sets.items()):
+        if change_set.change_set_name == change_set_name:
+            del self.change_sets[change_set_id]
+            return
+    raise ChangeSetNotFoundError(f"ChangeSet [{change_set_name}] does not exist")
 
 
 def _delete_stack(self: Any, name_or_stack_id: str) -> None:
