@@ -777,11 +777,15 @@ def test_transport_conditions_are_evaluated_for_a_loopback_tls_request(
     assert transport_conditions_hold(condition) is holds
 
 
-def test_deleting_a_change_set_that_does_not_exist_is_change_set_not_found(
-    aws: dict[str, Any],
-) -> None:
-    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
-    with pytest.raises(ClientError) as error:
-        cloudformation.delete_change_set(ChangeSetName="cdk-deploy-change-set", StackName="S")
-    assert error.value.response["Error"]["Code"] == "ChangeSetNotFound"
-    assert "cdk-deploy-change-set" in error.value.response["Error"]["Message"]
+def test_deleting_a_change_set_that_is_not_there_succeeds(aws: dict[str, Any]) -> None:
+    cloudformation = aws["cloudformation"]
+    cloudformation.delete_change_set(ChangeSetName="cdk-deploy-change-set", StackName="S")
+    created = cloudformation.create_change_set(
+        StackName="S",
+        ChangeSetName="cdk-deploy-change-set",
+        ChangeSetType="CREATE",
+        TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}),
+    )
+    cloudformation.delete_change_set(ChangeSetName="cdk-deploy-change-set", StackName="S")
+    with pytest.raises(ClientError):
+        cloudformation.describe_change_set(ChangeSetName=created["Id"])

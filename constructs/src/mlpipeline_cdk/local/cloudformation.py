@@ -74,7 +74,6 @@ from botocore.model import OperationModel, Shape
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation.custom_model import CustomModel
-from moto.cloudformation.exceptions import CloudFormationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.common_models import CloudFormationModel
 from moto.kms.models import Key, kms_backends
@@ -305,14 +304,10 @@ def _execute_change_set(original: Callable[..., None]) -> Callable[..., None]:
     return execute_change_set
 
 
-class ChangeSetNotFoundError(CloudFormationError):
-    code = "ChangeSetNotFound"
-
-
 def _delete_change_set(self: Any, change_set_name: str) -> None:
-    """CloudFormation answers ChangeSetNotFound for a change set it does not have (the CDK CLI
-    deletes its change set before it makes a new one, and handles that answer); moto fails
-    with an internal error instead."""
+    """Deleting a change set that is not there succeeds, as in CloudFormation: the CDK CLI
+    deletes its change set by name before every deployment of an existing stack, whether one is
+    left or not. moto fails with an internal error instead."""
     if change_set_name in self.change_sets:  # an ARN
         del self.change_sets[change_set_name]
         return
@@ -320,7 +315,6 @@ def _delete_change_set(self: Any, change_set_name: str) -> None:
         if change_set.change_set_name == change_set_name:
             del self.change_sets[change_set_id]
             return
-    raise ChangeSetNotFoundError(f"ChangeSet [{change_set_name}] does not exist")
 
 
 def _delete_stack(self: Any, name_or_stack_id: str) -> None:
