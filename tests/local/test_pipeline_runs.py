@@ -358,3 +358,18 @@ def test_defaults_reach_the_training_job(
     assert request["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge"
     assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 7200}
     assert request["EnableManagedSpotTraining"] is False
+
+
+def test_executions_started_without_a_name_get_a_unique_one(
+    ml_template_json: dict[str, Any], aws: None
+) -> None:
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = sfn.create_state_machine(
+        name="Unnamed",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        roleArn=ROLE,
+    )["stateMachineArn"]
+    first = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    second = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    assert first != second
+    assert uuid.UUID(first.rsplit(":", 1)[1]) and uuid.UUID(second.rsplit(":", 1)[1])

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from . import _sagemaker_backend, _state, _stepfunctions_sagemaker, _waits
+from . import _executions, _sagemaker_backend, _state, _stepfunctions_sagemaker, _waits
 from .runtime import LocalRuntime
 from .scripted import ScriptedRuntime
 
@@ -23,7 +23,8 @@ def install(
 
     Patches moto's SageMaker backend (jobs and endpoints that take time, UpdateEndpoint,
     StopTrainingJob, InvokeEndpoint through the runtime) and moto's Step Functions interpreter
-    (the optimized ``sagemaker`` integration, ``SageMaker.*`` error names for ``aws-sdk``). Works
+    (the optimized ``sagemaker`` integration, ``SageMaker.*`` error names for ``aws-sdk``, a UUID
+    for executions started without a name, Wait states scaled by ``wait_scale``). Works
     for ``mock_aws`` and for a moto server in this process; state lives in moto's backends, so
     resetting moto resets it.
 
@@ -40,6 +41,7 @@ def install(
         _stepfunctions_sagemaker.sync_poll_seconds = sync_poll_seconds
         _waits.patch()
         _waits.scale = wait_scale
+        _executions.patch()
         _state.set_runtime(active)
     return active
 
@@ -52,6 +54,7 @@ def uninstall() -> None:
         _sagemaker_backend.unpatch()
         _waits.unpatch()
         _waits.scale = 1.0
+        _executions.unpatch()
         _state.set_runtime(None)
 
 
