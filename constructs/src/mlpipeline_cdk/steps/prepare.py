@@ -53,6 +53,17 @@ class RunDefaults:
         }
 
 
+def _not_an_object(path: str) -> sfn.Condition:
+    """True when ``path`` holds a string, number, boolean, null or a non-empty array."""
+    return sfn.Condition.or_(
+        sfn.Condition.is_string(path),
+        sfn.Condition.is_numeric(path),
+        sfn.Condition.is_boolean(path),
+        sfn.Condition.is_null(path),
+        sfn.Condition.is_present(f"{path}[0]"),
+    )
+
+
 class PrepareRun(sfn.StateMachineFragment):
     """Checks the execution input and writes ``$.config`` and ``$.run``.
 
@@ -93,13 +104,7 @@ class PrepareRun(sfn.StateMachineFragment):
             },
         )
         check_shape = sfn.Choice(self, "CheckInputIsObject")
-        not_an_object = sfn.Condition.or_(
-            sfn.Condition.is_string("$.input"),
-            sfn.Condition.is_numeric("$.input"),
-            sfn.Condition.is_boolean("$.input"),
-            sfn.Condition.is_null("$.input"),
-            sfn.Condition.is_present("$.input[0]"),
-        )
+        not_an_object = _not_an_object("$.input")
         merge = sfn.Pass(
             self,
             "MergeRunInput",
@@ -113,13 +118,7 @@ class PrepareRun(sfn.StateMachineFragment):
             },
         )
         check_hyperparameters = sfn.Choice(self, "CheckHyperparametersIsObject")
-        hyperparameters_not_object = sfn.Condition.or_(
-            sfn.Condition.is_string("$.config.hyperparameters"),
-            sfn.Condition.is_numeric("$.config.hyperparameters"),
-            sfn.Condition.is_boolean("$.config.hyperparameters"),
-            sfn.Condition.is_null("$.config.hyperparameters"),
-            sfn.Condition.is_present("$.config.hyperparameters[0]"),
-        )
+        hyperparameters_not_object = _not_an_object("$.config.hyperparameters")
         # Reserved keys are merged last, so a run cannot replace the script or its archive.
         resolve = sfn.Pass(
             self,
