@@ -35,7 +35,7 @@ typecheck: setup
 	mypy
 
 unit: setup
-	pytest
+	pytest -n auto --dist loadfile
 
 # Type checking (slow on a cold cache: it reads aws-cdk-lib's stubs) runs beside the tests.
 test: lint
