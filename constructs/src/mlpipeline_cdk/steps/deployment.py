@@ -16,7 +16,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from .._s3_location import ScopedS3Location
-from .failure import FailureHandler
+from .failure import FailureHandler, with_defaults
 from .training import MODELS_PREFIX, add_sagemaker_retry
 
 #: Endpoint states in which SageMaker refuses an update; the run waits them out.
@@ -253,21 +253,14 @@ class DeployToEndpoint(sfn.StateMachineFragment):
         )
 
     def _explain_endpoint_failure(self, failure: FailureHandler) -> sfn.IChainable:
-        defaults = sfn.Pass(
+        read_endpoint = with_defaults(
             self,
-            "PrepareEndpointFailure",
-            result=sfn.Result.from_object({"FailureReason": "SageMaker gave no reason"}),
-            result_path="$.endpointDefaults",
-        )
-        merge = sfn.Pass(
-            self,
-            "ReadEndpointFailure",
-            parameters={
-                "endpoint": sfn.JsonPath.json_merge(
-                    sfn.JsonPath.object_at("$.endpointDefaults"),
-                    sfn.JsonPath.object_at("$.endpoint"),
-                )
-            },
+            prepare_id="PrepareEndpointFailure",
+            read_id="ReadEndpointFailure",
+            defaults={"FailureReason": "SageMaker gave no reason"},
+            defaults_path="$.endpointDefaults",
+            value=sfn.JsonPath.object_at("$.endpoint"),
+            key="endpoint",
             result_path="$.failedEndpoint",
         )
         kind = sfn.Choice(self, "RolledBackOrFailed")
@@ -294,12 +287,12 @@ class DeployToEndpoint(sfn.StateMachineFragment):
                 sfn.JsonPath.string_at("$.failedEndpoint.endpoint.FailureReason"),
             ),
         )
-        defaults.next(merge).next(kind)
+        read_endpoint.next(kind)
         kind.when(
             sfn.Condition.string_equals("$.failedEndpoint.endpoint.EndpointStatus", "InService"),
             rolled_back,
         ).otherwise(failed)
-        return defaults
+        return read_endpoint
 
     @property
     def start_state(self) -> sfn.State:

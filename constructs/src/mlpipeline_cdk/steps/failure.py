@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -95,3 +98,35 @@ class FailureHandler(Construct):
         )
         rejected.next(self.notify)
         return rejected
+
+
+def with_defaults(
+    scope: Construct,
+    *,
+    prepare_id: str,
+    read_id: str,
+    defaults: Mapping[str, Any],
+    defaults_path: str,
+    value: Any,
+    key: str,
+    result_path: str,
+) -> sfn.Chain:
+    """Two Pass states that write ``{key: value}`` at ``result_path`` with ``defaults`` filling
+    in the fields ``value`` lacks (SageMaker leaves ``FailureReason`` out at times).
+
+    Intrinsic functions take no object literals, so the defaults are put in the state first
+    (at ``defaults_path``) and merged from there.
+    """
+    prepare = sfn.Pass(
+        scope,
+        prepare_id,
+        result=sfn.Result.from_object(dict(defaults)),
+        result_path=defaults_path,
+    )
+    read = sfn.Pass(
+        scope,
+        read_id,
+        parameters={key: sfn.JsonPath.json_merge(sfn.JsonPath.object_at(defaults_path), value)},
+        result_path=result_path,
+    )
+    return sfn.Chain.start(prepare).next(read)

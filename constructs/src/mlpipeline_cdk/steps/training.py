@@ -13,7 +13,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .failure import FailureHandler
+from .failure import FailureHandler, with_defaults
 
 #: Where SageMaker syncs ``/opt/ml/checkpoints`` in the artifacts bucket, one folder per run.
 CHECKPOINTS_PREFIX: Final = "checkpoints/"
@@ -148,24 +148,15 @@ class TrainModel(sfn.StateMachineFragment):
         # A job that ran and failed comes back as States.TaskFailed with the job's description
         # (JSON) as the cause; anything else (a refused request) keeps its own error and cause.
         explain = sfn.Choice(self, "ExplainTrainingFailure")
-        parse = sfn.Pass(
+        read_job = with_defaults(
             self,
-            "ReadFailedTrainingJob",
-            parameters={
-                "job": sfn.JsonPath.json_merge(
-                    sfn.JsonPath.object_at("$.jobDefaults"),
-                    sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.error.Cause")),
-                )
-            },
+            prepare_id="PrepareTrainingFailure",
+            read_id="ReadFailedTrainingJob",
+            defaults={"FailureReason": "SageMaker gave no reason", "TrainingJobStatus": "Failed"},
+            defaults_path="$.jobDefaults",
+            value=sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.error.Cause")),
+            key="job",
             result_path="$.failedJob",
-        )
-        defaults = sfn.Pass(
-            self,
-            "PrepareTrainingFailure",
-            result=sfn.Result.from_object(
-                {"FailureReason": "SageMaker gave no reason", "TrainingJobStatus": "Failed"}
-            ),
-            result_path="$.jobDefaults",
         )
         describe = self._failure.reject(
             self,
@@ -183,7 +174,7 @@ class TrainModel(sfn.StateMachineFragment):
                 sfn.Condition.string_equals("$.error.Error", "States.TaskFailed"),
                 sfn.Condition.string_matches("$.error.Cause", "{*"),
             ),
-            defaults.next(parse).next(describe),
+            read_job.next(describe),
         ).otherwise(self._failure.entry)
         self.train.add_catch(explain, errors=["States.ALL"], result_path="$.error")
 
