@@ -12,7 +12,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.txt constructs/pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.txt constructs/pyproject.toml cli/pyproject.toml emulator/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
@@ -63,4 +63,4 @@ demo: setup
 	$(BIN)/python scripts/demo.py
 
 destroy-local: setup
-	$(BIN)/python -m mlpipeline_cdk.local.deploy destroy
+	$(BIN)/python -m mlpipeline_emulator.deploy destroy

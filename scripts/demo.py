@@ -29,8 +29,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from mlpipeline_cdk.local import deploy as local
-from mlpipeline_cdk.tools.mnist_data import write_dataset
+from mlpipeline_cli.mnist_data import write_dataset
+from mlpipeline_emulator import deploy as local
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / local.STATE_DIR / "demo-data"

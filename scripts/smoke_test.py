@@ -24,10 +24,17 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
+
+# The run-input contract, from the repository's construct library (plain Python, no CDK); the
+# smoke test's CodeBuild step installs boto3 alone.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "constructs" / "src"))
 from botocore.exceptions import BotoCoreError, ClientError
+
+from mlpipeline_cdk.contract import run_input
 
 DEFAULT_INPUT = '{"hyperparameters": {"epochs": "1"}, "trainingInstanceCount": 1}'
 _STATE_MACHINE_ARN = re.compile(
@@ -156,8 +163,9 @@ def main(argv: Sequence[str] | None = None, *, sleep: Callable[[float], None] = 
         parsed_input = json.loads(args.input)
     except json.JSONDecodeError as error:
         parser.error(f"--input is not valid JSON: {error}")
-    if not isinstance(parsed_input, dict):
-        parser.error("--input must be a JSON object")
+    problems = run_input.check(parsed_input)
+    if problems:
+        parser.error(f"--input: {'; '.join(problems)}")
     if args.timeout <= 0 or args.poll_interval < 0:
         parser.error("--timeout must be positive and --poll-interval not negative")
 

@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from mlpipeline_cdk import MLPipeline
+from mlpipeline_cdk.contract.outputs import STATE_MACHINE_ARN
 
 #: The training and serving code, packaged as the training job's source directory.
 TRAINING_CODE_DIR = Path(__file__).resolve().parent.parent / "training_code"
@@ -38,24 +39,6 @@ class MLPipelineStack(cdk.Stack):
             name_prefix=name_prefix,
             endpoint_name=endpoint_name,
         )
-        # This stack keeps the default deployment, so the pipeline has an endpoint.
-        assert self.pipeline.endpoint_name is not None
-        outputs = {
-            "StateMachineArn": (
-                self.pipeline.state_machine.state_machine_arn,
-                "Start executions of this state machine to train and deploy",
-            ),
-            "DataBucketName": (self.pipeline.data_bucket.bucket_name, "Training data bucket"),
-            "DataPrefix": (self.pipeline.data_prefix, "Key prefix the training job reads"),
-            "ArtifactsBucketName": (
-                self.pipeline.artifacts_bucket.bucket_name,
-                "Model artifacts bucket",
-            ),
-            "EndpointName": (self.pipeline.endpoint_name, "SageMaker endpoint the pipeline serves"),
-        }
         #: The stack's outputs by name, e.g. for a delivery pipeline's post-deployment steps.
-        self.outputs = {
-            output_id: cdk.CfnOutput(self, output_id, value=value, description=description)
-            for output_id, (value, description) in outputs.items()
-        }
-        self.state_machine_arn_output = self.outputs["StateMachineArn"]
+        self.outputs = self.pipeline.add_outputs()
+        self.state_machine_arn_output = self.outputs[STATE_MACHINE_ARN]

@@ -1,7 +1,7 @@
 """AWS CDK constructs that train and deploy SageMaker models with Step Functions.
 
-Names are imported on first use, so that the run-time tools (``mlpipeline_cdk.tools``,
-``mlpipeline_cdk.local``) start without loading aws-cdk-lib and its JavaScript runtime.
+Names are imported on first use, so that the run-time tools (``mlpipeline_cli``,
+``mlpipeline_emulator``) start without loading aws-cdk-lib and its JavaScript runtime.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ if TYPE_CHECKING:
     from . import defaults as defaults
     from . import nag as nag
     from . import steps as steps
+    from .contract.script import ACCURACY_METRIC as ACCURACY_METRIC
+    from .contract.script import METRIC_DEFINITIONS as METRIC_DEFINITIONS
     from .dlc_images import DLC_REGISTRY_ACCOUNTS as DLC_REGISTRY_ACCOUNTS
     from .dlc_images import UnsupportedRegionError as UnsupportedRegionError
     from .dlc_images import dlc_image as dlc_image
-    from .metrics import ACCURACY_METRIC as ACCURACY_METRIC
-    from .metrics import METRIC_DEFINITIONS as METRIC_DEFINITIONS
     from .ml_pipeline import MLPipeline as MLPipeline
     from .ml_pipeline import StepFactory as StepFactory
     from .source_asset import build_source_archive as build_source_archive
@@ -31,9 +31,9 @@ if TYPE_CHECKING:
     from .steps import TrainModel as TrainModel
 
 _WHERE: dict[str, str] = {
-    "ACCURACY_METRIC": ".metrics",
+    "ACCURACY_METRIC": ".contract.script",
     "DLC_REGISTRY_ACCOUNTS": ".dlc_images",
-    "METRIC_DEFINITIONS": ".metrics",
+    "METRIC_DEFINITIONS": ".contract.script",
     "RUN_INPUT_KEYS": ".steps",
     "DeployToEndpoint": ".steps",
     "EvaluateModel": ".steps",

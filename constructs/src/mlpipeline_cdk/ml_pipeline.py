@@ -26,6 +26,9 @@ from constructs import Construct, IConstruct
 
 from . import defaults, steps
 from ._props import HyperparameterValue, hyperparameter_string, validate_props
+from .contract import outputs as stack_outputs
+from .contract import run_output, script
+from .contract.script import ACCURACY_METRIC, METRIC_DEFINITIONS
 from .dlc_images import (
     PYTORCH_INFERENCE_REPOSITORY,
     PYTORCH_INFERENCE_TAG,
@@ -33,7 +36,6 @@ from .dlc_images import (
     PYTORCH_TRAINING_TAG,
     dlc_image,
 )
-from .metrics import ACCURACY_METRIC, METRIC_DEFINITIONS
 from .nag import acknowledge, finding_resource, policies_of
 from .source_asset import source_dir_asset
 
@@ -41,8 +43,6 @@ from .source_asset import source_dir_asset
 #: roles, key and :attr:`MLPipeline.failure` are ready when it is called).
 StepFactory = Callable[["MLPipeline"], sfn.IChainable]
 
-#: Where the PyTorch serving containers find the user code inside the unpacked model archive.
-_SERVING_CODE_DIR: Final = "/opt/ml/model/code"
 _MODELS_PREFIX: Final = steps.training.MODELS_PREFIX
 _CHECKPOINTS_PREFIX: Final = steps.training.CHECKPOINTS_PREFIX
 
@@ -326,12 +326,11 @@ class MLPipeline(Construct):
                 spot=spot_training,
                 accuracy_threshold=accuracy_threshold,
                 hyperparameters={k: hyperparameter_string(v) for k, v in hyperparameters.items()},
-                reserved_hyperparameters={
-                    "sagemaker_program": entry_point,
-                    "sagemaker_submit_directory": self.source_asset.s3_object_url,
-                    "sagemaker_region": cdk.Stack.of(self).region,
-                    "sagemaker_container_log_level": "20",
-                },
+                reserved_hyperparameters=script.training_hyperparameters(
+                    entry_point=entry_point,
+                    submit_directory=self.source_asset.s3_object_url,
+                    region=cdk.Stack.of(self).region,
+                ),
             ),
             allowed_data_uri_prefix=self.data_bucket.s3_url_for_object(data_prefix),
             failure=self.failure,
@@ -360,11 +359,11 @@ class MLPipeline(Construct):
         #: The endpoint runs deploy to, or None when ``deployment`` replaced the deployment.
         self.endpoint_name: str | None = None
         output = {
-            "trainingJobName": sfn.JsonPath.string_at("$.training.jobName"),
-            "modelArtifacts": sfn.JsonPath.string_at("$.training.modelArtifacts"),
-            "metrics": sfn.JsonPath.list_at("$.training.metrics"),
-            "accuracy": sfn.JsonPath.number_at("$.evaluation.accuracy"),
-            "accuracyThreshold": sfn.JsonPath.number_at("$.evaluation.threshold"),
+            run_output.TRAINING_JOB_NAME: sfn.JsonPath.string_at("$.training.jobName"),
+            run_output.MODEL_ARTIFACTS: sfn.JsonPath.string_at("$.training.modelArtifacts"),
+            run_output.METRICS: sfn.JsonPath.list_at("$.training.metrics"),
+            run_output.ACCURACY: sfn.JsonPath.number_at("$.evaluation.accuracy"),
+            run_output.ACCURACY_THRESHOLD: sfn.JsonPath.number_at("$.evaluation.threshold"),
         }
         if deployment is None:
             self.endpoint_name = endpoint_name
@@ -375,12 +374,9 @@ class MLPipeline(Construct):
                 endpoint_name=endpoint_name,
                 role=self.sagemaker_role,
                 inference_image=self.inference_image,
-                environment={
-                    "SAGEMAKER_PROGRAM": entry_point,
-                    "SAGEMAKER_SUBMIT_DIRECTORY": _SERVING_CODE_DIR,
-                    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-                    "SAGEMAKER_REGION": cdk.Stack.of(self).region,
-                },
+                environment=script.serving_environment(
+                    entry_point=entry_point, region=cdk.Stack.of(self).region
+                ),
                 artifacts_bucket=self.artifacts_bucket,
                 encryption_key=self.encryption_key,
                 instance_type=inference_instance_type,
@@ -396,10 +392,12 @@ class MLPipeline(Construct):
             deploy: sfn.IChainable = self.deployment
             output.update(
                 {
-                    "modelName": sfn.JsonPath.string_at("$.model.name"),
-                    "endpointConfigName": sfn.JsonPath.string_at("$.endpointConfig.name"),
-                    "endpointName": sfn.JsonPath.string_at("$.endpoint.EndpointName"),
-                    "endpointStatus": sfn.JsonPath.string_at("$.endpoint.EndpointStatus"),
+                    run_output.MODEL_NAME: sfn.JsonPath.string_at("$.model.name"),
+                    run_output.ENDPOINT_CONFIG_NAME: sfn.JsonPath.string_at(
+                        "$.endpointConfig.name"
+                    ),
+                    run_output.ENDPOINT_NAME: sfn.JsonPath.string_at("$.endpoint.EndpointName"),
+                    run_output.ENDPOINT_STATUS: sfn.JsonPath.string_at("$.endpoint.EndpointStatus"),
                 }
             )
         else:
@@ -450,6 +448,24 @@ class MLPipeline(Construct):
         self._acknowledge_findings()
 
     # --- what other teams call -----------------------------------------------------------------
+
+    def add_outputs(self, scope: Construct | None = None) -> dict[str, cdk.CfnOutput]:
+        """Export what the operator tool (``mlpipeline``) and people need, under the names of
+        :mod:`mlpipeline_cdk.contract.outputs`, as outputs of ``scope`` (default: this
+        pipeline's stack). ``EndpointName`` only when the pipeline deploys to its endpoint."""
+        values: dict[str, str] = {
+            stack_outputs.STATE_MACHINE_ARN: self.state_machine.state_machine_arn,
+            stack_outputs.DATA_BUCKET_NAME: self.data_bucket.bucket_name,
+            stack_outputs.DATA_PREFIX: self.data_prefix,
+            stack_outputs.ARTIFACTS_BUCKET_NAME: self.artifacts_bucket.bucket_name,
+        }
+        if self.endpoint_name is not None:
+            values[stack_outputs.ENDPOINT_NAME] = self.endpoint_name
+        target = scope or cdk.Stack.of(self)
+        return {
+            key: cdk.CfnOutput(target, key, value=value, description=stack_outputs.OUTPUTS[key])
+            for key, value in values.items()
+        }
 
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` start runs and follow them: list this state machine's executions,

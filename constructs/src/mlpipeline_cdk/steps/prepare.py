@@ -4,26 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from ..contract import run_input as contract
+from ..contract.run_input import RUN_INPUT_KEYS
 from .failure import FailureHandler
 
-#: The keys an execution's input may have, all optional.
-RUN_INPUT_KEYS: Final = (
-    "hyperparameters",
-    "trainingInstanceType",
-    "trainingInstanceCount",
-    "trainingDataUri",
-    "maxRuntimeSeconds",
-    "spot",
-    "accuracyThreshold",
-)
-MAX_RUNTIME_SECONDS: Final = 28 * 24 * 3600
-#: Above this, a job's instance count is almost certainly a typo (the service quota decides).
-MAX_INSTANCE_COUNT: Final = 100
+__all__ = ["RUN_INPUT_KEYS", "PrepareRun", "RunDefaults"]
 
 
 @dataclass(frozen=True)
@@ -162,7 +152,9 @@ class PrepareRun(sfn.StateMachineFragment):
         )
         validate = sfn.Choice(self, "ValidateRunInput")
         for rule, state_id, cause in self._rules(allowed_data_uri_prefix):
-            validate.when(rule, failure.reject(self, state_id, error="InvalidInput", cause=cause))
+            validate.when(
+                rule, failure.reject(self, state_id, error=contract.INVALID_INPUT, cause=cause)
+            )
 
         check_values = sfn.Map(
             self,
@@ -178,13 +170,12 @@ class PrepareRun(sfn.StateMachineFragment):
             sfn.Fail(
                 self,
                 "HyperparameterValueIsNotString",
-                error="InvalidInput",
-                cause="hyperparameters: every value must be a string, as SageMaker takes them, "
-                'e.g. {"epochs": "2"}',
+                error=contract.INVALID_INPUT,
+                cause=contract.HYPERPARAMETER_NOT_STRING,
             )
         )
         check_values.item_processor(value_is_string)
-        failure.catch(check_values, errors=["InvalidInput"])
+        failure.catch(check_values, errors=[contract.INVALID_INPUT])
 
         choose_capacity = sfn.Choice(self, "ChooseCapacity")
         spot_capacity = sfn.Pass(
@@ -224,9 +215,8 @@ class PrepareRun(sfn.StateMachineFragment):
             failure.reject(
                 self,
                 "RejectInputNotObject",
-                error="InvalidInput",
-                cause="the run input must be a JSON object, e.g. {} or "
-                '{"hyperparameters": {"epochs": "2"}}',
+                error=contract.INVALID_INPUT,
+                cause=contract.NOT_AN_OBJECT,
             ),
         ).otherwise(merge)
         merge.next(check_hyperparameters)
@@ -235,8 +225,8 @@ class PrepareRun(sfn.StateMachineFragment):
             failure.reject(
                 self,
                 "RejectHyperparametersNotObject",
-                error="InvalidInput",
-                cause='hyperparameters must be an object of strings, e.g. {"epochs": "2"}',
+                error=contract.INVALID_INPUT,
+                cause=contract.BY_NAME[contract.HYPERPARAMETERS].message,
             ),
         ).otherwise(resolve)
         resolve.next(inspect).next(count_keys).next(validate)
@@ -251,88 +241,70 @@ class PrepareRun(sfn.StateMachineFragment):
 
     @staticmethod
     def _rules(allowed_data_uri_prefix: str) -> list[tuple[sfn.Condition, str, str]]:
-        config = "$.config"
+        """One Choice rule per key of :data:`~mlpipeline_cdk.contract.run_input.KEYS` (and one
+        for unknown keys), true when the input breaks it; with the key's message as cause."""
+        keys = contract.BY_NAME
+        # States.Format renders a whole number as "2" and a fraction as "2.5"; the text tells
+        # a whole number from a fraction, which no Choice comparison does.
+        texts = {
+            contract.TRAINING_INSTANCE_COUNT: "$.inspect.countText",
+            contract.MAX_RUNTIME_SECONDS: "$.inspect.runtimeText",
+        }
 
-        def whole_number_between(path: str, text: str, low: int, high: int) -> sfn.Condition:
-            return sfn.Condition.not_(
-                sfn.Condition.and_(
-                    sfn.Condition.is_numeric(path),
-                    sfn.Condition.number_greater_than_equals(path, low),
-                    sfn.Condition.number_less_than_equals(path, high),
-                    sfn.Condition.not_(sfn.Condition.string_matches(text, "*.*")),
+        def valid(key: contract.RunInputKey) -> sfn.Condition:
+            path = f"$.config.{key.name}"
+            if key.kind == "boolean":
+                return sfn.Condition.is_boolean(path)
+            if key.kind == "string":
+                pattern = (
+                    contract.INSTANCE_TYPE_GLOB
+                    if key.name == contract.TRAINING_INSTANCE_TYPE
+                    else f"{allowed_data_uri_prefix}*"
                 )
-            )
+                return sfn.Condition.and_(
+                    sfn.Condition.is_string(path), sfn.Condition.string_matches(path, pattern)
+                )
+            assert key.minimum is not None and key.maximum is not None, key.name
+            conditions = [
+                sfn.Condition.is_numeric(path),
+                sfn.Condition.number_greater_than_equals(path, key.minimum),
+                sfn.Condition.number_less_than_equals(path, key.maximum),
+            ]
+            if key.kind == "whole":
+                conditions.append(
+                    sfn.Condition.not_(sfn.Condition.string_matches(texts[key.name], "*.*"))
+                )
+            return sfn.Condition.and_(*conditions)
 
-        return [
+        rules = [
             (
                 sfn.Condition.not_(
                     sfn.Condition.number_equals("$.inspect.keyCount", len(RUN_INPUT_KEYS))
                 ),
                 "RejectUnknownKeys",
                 sfn.JsonPath.format(
-                    f"the run input may only have the keys {', '.join(RUN_INPUT_KEYS)}; got {{}}",
+                    contract.unknown_keys_message("{}"),
                     sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.input")),
                 ),
-            ),
-            (
-                sfn.Condition.not_(
-                    sfn.Condition.and_(
-                        sfn.Condition.is_string(f"{config}.trainingInstanceType"),
-                        sfn.Condition.string_matches(f"{config}.trainingInstanceType", "ml.*.*"),
-                    )
-                ),
-                "RejectTrainingInstanceType",
-                "trainingInstanceType must be a SageMaker instance type such as ml.m5.xlarge",
-            ),
-            (
-                whole_number_between(
-                    f"{config}.trainingInstanceCount",
-                    "$.inspect.countText",
-                    1,
-                    MAX_INSTANCE_COUNT,
-                ),
-                "RejectTrainingInstanceCount",
-                f"trainingInstanceCount must be a whole number from 1 to {MAX_INSTANCE_COUNT}",
-            ),
-            (
-                sfn.Condition.not_(
-                    sfn.Condition.and_(
-                        sfn.Condition.is_string(f"{config}.trainingDataUri"),
-                        sfn.Condition.string_matches(
-                            f"{config}.trainingDataUri", f"{allowed_data_uri_prefix}*"
-                        ),
-                    )
-                ),
-                "RejectTrainingDataUri",
-                f"trainingDataUri must be an S3 URI under {allowed_data_uri_prefix}",
-            ),
-            (
-                whole_number_between(
-                    f"{config}.maxRuntimeSeconds",
-                    "$.inspect.runtimeText",
-                    1,
-                    MAX_RUNTIME_SECONDS,
-                ),
-                "RejectMaxRuntimeSeconds",
-                f"maxRuntimeSeconds must be a whole number from 1 to {MAX_RUNTIME_SECONDS}",
-            ),
-            (
-                sfn.Condition.not_(sfn.Condition.is_boolean(f"{config}.spot")),
-                "RejectSpot",
-                "spot must be true or false",
-            ),
-            (
-                sfn.Condition.not_(
-                    sfn.Condition.and_(
-                        sfn.Condition.is_numeric(f"{config}.accuracyThreshold"),
-                        sfn.Condition.number_greater_than_equals(f"{config}.accuracyThreshold", 0),
-                        sfn.Condition.number_less_than_equals(f"{config}.accuracyThreshold", 1),
-                    )
-                ),
-                "RejectAccuracyThreshold",
-                "accuracyThreshold must be a number from 0 to 1",
-            ),
+            )
         ]
+        for name in (
+            contract.TRAINING_INSTANCE_TYPE,
+            contract.TRAINING_INSTANCE_COUNT,
+            contract.TRAINING_DATA_URI,
+            contract.MAX_RUNTIME_SECONDS,
+            contract.SPOT,
+            contract.ACCURACY_THRESHOLD,
+        ):
+            key = keys[name]
+            rules.append(
+                (
+                    sfn.Condition.not_(valid(key)),
+                    f"Reject{name[0].upper()}{name[1:]}",
+                    key.message.format(prefix=allowed_data_uri_prefix),
+                )
+            )
+        return rules
 
     @property
     def start_state(self) -> sfn.State:

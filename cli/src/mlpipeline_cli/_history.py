@@ -1,0 +1,198 @@
+"""Reading Step Functions execution histories and outputs: times, JSON payloads, summaries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, Final
+
+from mlpipeline_cdk.contract.run_output import OUTPUT_KEYS
+
+__all__ = ["OUTPUT_KEYS"]
+
+#: The history events that end an execution, and the status each one means.
+EXECUTION_END_EVENTS: Final = {
+    "ExecutionSucceeded": "SUCCEEDED",
+    "ExecutionFailed": "FAILED",
+    "ExecutionTimedOut": "TIMED_OUT",
+    "ExecutionAborted": "ABORTED",
+}
+# datetime.UTC needs Python 3.11; the library supports 3.10.
+UTC: Final = timezone.utc  # noqa: UP017
+# Epoch numbers above this are milliseconds (service integrations report dates so).
+_MILLISECONDS_FROM: Final = 10**11
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """A timezone-aware time from a boto3 datetime, epoch seconds or milliseconds, or ISO text."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        seconds = value / 1000 if abs(value) >= _MILLISECONDS_FROM else value
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def iso(value: datetime | None) -> str | None:
+    """``value`` in UTC as ISO 8601 text, as the JSON output gives every time."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def local_time(value: datetime, *, date: bool = False) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S")
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{max(seconds, 0):.1f}s"
+    whole = int(seconds)  # a clock: 59.9 seconds are not yet a minute
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m {secs:02d}s"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def loads(text: Any) -> Any:
+    """The JSON value of ``text``; ``None`` when it is absent or not JSON (e.g. truncated)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def event_details(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``...EventDetails`` member of a history event (each event type has its own)."""
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, dict):
+            return value
+    return {}
+
+
+def shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:.4f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+
+
+def summarize_output(output: Any, *, limit: int = 200) -> str:
+    """One line for a run's output: accuracy, endpoint, model and training job when present."""
+    parts = []
+    if isinstance(output, dict):
+        if "accuracy" in output:
+            accuracy = f"accuracy {_number(output['accuracy'])}"
+            if "accuracyThreshold" in output:
+                accuracy += f" (threshold {_number(output['accuracyThreshold'])})"
+            parts.append(accuracy)
+        if output.get("endpointName"):
+            endpoint = f"endpoint {output['endpointName']}"
+            if output.get("endpointStatus"):
+                endpoint += f" {output['endpointStatus']}"
+            parts.append(endpoint)
+        if output.get("modelName"):
+            parts.append(f"model {output['modelName']}")
+        if output.get("trainingJobName"):
+            parts.append(f"training job {output['trainingJobName']}")
+    if parts:
+        return ", ".join(parts)
+    if output is None:
+        return "no output"
+    return "output " + shorten(json.dumps(output, separators=(",", ":")), limit)
+
+
+def _carries_error(value: Any, error: str, cause: str | None, depth: int = 0) -> bool:
+    if depth > 4:
+        return False
+    if isinstance(value, dict):
+        if value.get("Error") == error and (cause is None or value.get("Cause") == cause):
+            return True
+        return any(_carries_error(v, error, cause, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_carries_error(v, error, cause, depth + 1) for v in value[:50])
+    return False
+
+
+def failing_state(events: Sequence[Mapping[str, Any]]) -> str | None:
+    """The state a failed execution failed in, from its history (events in ascending order).
+
+    That is the last state entered before ``ExecutionFailed``; but where the error was caught
+    and handed on (to a notification and then a ``Fail`` state that re-raises ``$.error``),
+    the states that only carried the error on are passed over: the answer is the last state
+    whose input did not yet hold the execution's error and cause. When inputs are missing or
+    truncated, it is the last state entered.
+    """
+    end = next(
+        (i for i in range(len(events) - 1, -1, -1) if events[i]["type"] in EXECUTION_END_EVENTS),
+        len(events),
+    )
+    details = event_details(events[end]) if end < len(events) else {}
+    error, cause = details.get("error"), details.get("cause")
+    entered = [
+        event_details(event)
+        for event in events[:end]
+        if str(event["type"]).endswith("StateEntered")
+    ]
+    if not entered:
+        return None
+    if error:
+        for state in reversed(entered):
+            state_input = loads(state.get("input"))
+            if state_input is None and state.get("input") != "null":
+                break
+            if not _carries_error(state_input, str(error), cause):
+                return str(state.get("name"))
+    return str(entered[-1].get("name"))
+
+
+def execution_record(execution: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields ``list`` and ``describe`` print for a DescribeExecution or ListExecutions item."""
+    start = as_datetime(execution.get("startDate"))
+    stop = as_datetime(execution.get("stopDate"))
+    output = loads(execution.get("output"))
+    record: dict[str, Any] = {
+        "name": execution.get("name"),
+        "executionArn": execution.get("executionArn"),
+        "status": execution.get("status"),
+        "startDate": iso(start),
+        "stopDate": iso(stop),
+        "durationSeconds": (stop - start).total_seconds() if start and stop else None,
+    }
+    summary = output if isinstance(output, dict) else {}
+    for key in ("accuracy", "accuracyThreshold", "endpointName", "endpointStatus"):
+        record[key] = summary.get(key)
+    record["trainingJobName"] = summary.get("trainingJobName")
+    record["modelName"] = summary.get("modelName")
+    record["error"] = execution.get("error")
+    record["cause"] = execution.get("cause")
+    return record
+
+
+def metrics_of(metric_list: Iterable[Any]) -> dict[str, Any]:
+    """``{MetricName: Value}`` of a FinalMetricDataList."""
+    return {
+        str(m["MetricName"]): m.get("Value")
+        for m in metric_list
+        if isinstance(m, dict) and "MetricName" in m
+    }

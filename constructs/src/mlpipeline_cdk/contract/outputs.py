@@ -1,0 +1,27 @@
+"""The stack outputs a deployed pipeline exposes, by name.
+
+:meth:`mlpipeline_cdk.MLPipeline.add_outputs` creates them in the pipeline's stack; the operator
+tool (``mlpipeline``) finds a pipeline by reading them. A stack that builds its own outputs
+should use these names, so the tool works with it too.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+STATE_MACHINE_ARN: Final = "StateMachineArn"
+DATA_BUCKET_NAME: Final = "DataBucketName"
+DATA_PREFIX: Final = "DataPrefix"
+ARTIFACTS_BUCKET_NAME: Final = "ArtifactsBucketName"
+#: Absent when the pipeline's deployment was replaced (no endpoint).
+ENDPOINT_NAME: Final = "EndpointName"
+
+#: Every output, with the description the stack gives it.
+OUTPUTS: Final[dict[str, str]] = {
+    STATE_MACHINE_ARN: "Start executions of this state machine to train and deploy",
+    DATA_BUCKET_NAME: "Training data bucket",
+    DATA_PREFIX: "Key prefix the training job reads",
+    ARTIFACTS_BUCKET_NAME: "Model artifacts bucket",
+    ENDPOINT_NAME: "SageMaker endpoint the pipeline serves",
+}
+OUTPUT_KEYS: Final = tuple(OUTPUTS)

@@ -1,0 +1,183 @@
+"""The input an execution of a pipeline's state machine takes: keys, types, limits, messages.
+
+Every key is optional; a run uses the pipeline's setting for each key it leaves out. The state
+machine (:class:`mlpipeline_cdk.steps.PrepareRun`) enforces these rules before any SageMaker call
+and fails a run that breaks one with :data:`INVALID_INPUT` and the key's :attr:`RunInputKey.message`
+as the cause; the operator tool and the CD smoke test check input with :func:`check` first, with
+the same messages, so a bad run is refused before it is started.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+#: The error a run with bad input fails with.
+INVALID_INPUT: Final = "InvalidInput"
+
+HYPERPARAMETERS: Final = "hyperparameters"
+TRAINING_INSTANCE_TYPE: Final = "trainingInstanceType"
+TRAINING_INSTANCE_COUNT: Final = "trainingInstanceCount"
+TRAINING_DATA_URI: Final = "trainingDataUri"
+MAX_RUNTIME_SECONDS: Final = "maxRuntimeSeconds"
+SPOT: Final = "spot"
+ACCURACY_THRESHOLD: Final = "accuracyThreshold"
+
+#: SageMaker's limit on a training job's MaxRuntimeInSeconds without a quota increase: 28 days.
+MAX_RUNTIME_LIMIT: Final = 28 * 24 * 3600
+#: Above this, a job's instance count is almost certainly a typo (the service quota decides).
+MAX_INSTANCE_COUNT: Final = 100
+#: The glob the state machine matches instance types with (``ml.<family>.<size>``).
+INSTANCE_TYPE_GLOB: Final = "ml.*.*"
+
+Kind = Literal["object", "string", "whole", "number", "boolean"]
+
+
+@dataclass(frozen=True)
+class RunInputKey:
+    """One key of the run input."""
+
+    name: str
+    kind: Kind
+    #: What is allowed, as the README's table says it.
+    rule: str
+    #: The cause a run that breaks the rule fails with; ``{prefix}`` is the data URI prefix.
+    message: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+KEYS: Final[tuple[RunInputKey, ...]] = (
+    RunInputKey(
+        HYPERPARAMETERS,
+        "object",
+        'object of strings, laid over the pipeline\'s, e.g. {"epochs": "2", "lr": "0.01"}',
+        'hyperparameters must be an object of strings, e.g. {"epochs": "2"}',
+    ),
+    RunInputKey(
+        TRAINING_INSTANCE_TYPE,
+        "string",
+        "a SageMaker instance type, `ml.*`",
+        "trainingInstanceType must be a SageMaker instance type such as ml.m5.xlarge",
+    ),
+    RunInputKey(
+        TRAINING_INSTANCE_COUNT,
+        "whole",
+        f"1 to {MAX_INSTANCE_COUNT}; more than 1 trains distributed",
+        f"trainingInstanceCount must be a whole number from 1 to {MAX_INSTANCE_COUNT}",
+        1,
+        MAX_INSTANCE_COUNT,
+    ),
+    RunInputKey(
+        TRAINING_DATA_URI,
+        "string",
+        "an `s3://` URI under the pipeline's data bucket and prefix",
+        "trainingDataUri must be an S3 URI under {prefix}",
+    ),
+    RunInputKey(
+        MAX_RUNTIME_SECONDS,
+        "whole",
+        f"1 to {MAX_RUNTIME_LIMIT:,}",
+        f"maxRuntimeSeconds must be a whole number from 1 to {MAX_RUNTIME_LIMIT}",
+        1,
+        MAX_RUNTIME_LIMIT,
+    ),
+    RunInputKey(
+        SPOT,
+        "boolean",
+        "managed spot training; the job may wait up to twice its runtime and resumes from "
+        "checkpoints",
+        "spot must be true or false",
+    ),
+    RunInputKey(
+        ACCURACY_THRESHOLD,
+        "number",
+        "0 to 1; the model is deployed only if its final test accuracy reaches it",
+        "accuracyThreshold must be a number from 0 to 1",
+        0,
+        1,
+    ),
+)
+BY_NAME: Final = {key.name: key for key in KEYS}
+#: The keys an execution's input may have, all optional.
+RUN_INPUT_KEYS: Final = tuple(BY_NAME)
+
+NOT_AN_OBJECT: Final = (
+    'the run input must be a JSON object, e.g. {} or {"hyperparameters": {"epochs": "2"}}'
+)
+HYPERPARAMETER_NOT_STRING: Final = (
+    'hyperparameters: every value must be a string, as SageMaker takes them, e.g. {"epochs": "2"}'
+)
+
+
+def unknown_keys_message(run_input_json: str) -> str:
+    return f"the run input may only have the keys {', '.join(RUN_INPUT_KEYS)}; got {run_input_json}"
+
+
+def _whole(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and float(value).is_integer()
+
+
+def _is_valid(key: RunInputKey, value: Any, data_uri_prefix: str | None) -> bool:
+    if key.kind == "object":
+        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    if key.kind == "boolean":
+        return isinstance(value, bool)
+    if key.kind == "string":
+        if not isinstance(value, str):
+            return False
+        if key.name == TRAINING_INSTANCE_TYPE:
+            return fnmatch.fnmatchcase(value, INSTANCE_TYPE_GLOB)
+        if key.name == TRAINING_DATA_URI:
+            return data_uri_prefix is None or value.startswith(data_uri_prefix)
+        return True
+    numeric = not isinstance(value, bool) and isinstance(value, int | float)
+    if not numeric or (key.kind == "whole" and not _whole(value)):
+        return False
+    low = -math.inf if key.minimum is None else key.minimum
+    high = math.inf if key.maximum is None else key.maximum
+    return bool(low <= value <= high)
+
+
+def check(run_input: Any, *, data_uri_prefix: str | None = None) -> list[str]:
+    """Every rule ``run_input`` breaks, as the messages the state machine would fail with.
+
+    ``data_uri_prefix`` is the pipeline's ``s3://bucket/prefix``; without it,
+    ``trainingDataUri`` is checked for its type only.
+    """
+    if not isinstance(run_input, Mapping):
+        return [NOT_AN_OBJECT]
+    unknown = set(run_input) - set(RUN_INPUT_KEYS)
+    problems: list[str] = []
+    if unknown:
+        problems.append(unknown_keys_message(json.dumps(run_input, separators=(",", ":"))))
+    for name, value in run_input.items():
+        key = BY_NAME.get(name)
+        if key is None:
+            continue
+        if key.name == HYPERPARAMETERS and isinstance(value, dict):
+            if not all(isinstance(v, str) for v in value.values()):
+                problems.append(HYPERPARAMETER_NOT_STRING)
+            continue
+        if not _is_valid(key, value, data_uri_prefix):
+            problems.append(key.message.format(prefix=data_uri_prefix or "the data prefix"))
+    return problems
+
+
+#: A name Step Functions accepts for an execution: 1 to 80 characters, none of whitespace,
+#: brackets, wildcards, punctuation or control characters (StartExecution's ``name``).
+_EXECUTION_NAME: Final = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
+
+
+def is_valid_execution_name(name: str) -> bool:
+    """True for a name StartExecution accepts (AWS Step Functions API reference, StartExecution:
+    "name ... must not contain whitespace, brackets < > { } [ ], wildcard characters ? *, special
+    characters \" # % \\ ^ | ~ ` $ & , ; : /, control characters"; 1 to 80 characters)."""
+    return bool(_EXECUTION_NAME.match(name))

@@ -1,0 +1,25 @@
+"""The output of a successful run (the state machine's ``RunSucceeded`` state), by key.
+
+The operator tool's ``list`` and ``describe`` read these keys; a pipeline whose deployment was
+replaced has only :data:`TRAINING_KEYS`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+TRAINING_JOB_NAME: Final = "trainingJobName"
+MODEL_ARTIFACTS: Final = "modelArtifacts"
+METRICS: Final = "metrics"
+ACCURACY: Final = "accuracy"
+ACCURACY_THRESHOLD: Final = "accuracyThreshold"
+MODEL_NAME: Final = "modelName"
+ENDPOINT_CONFIG_NAME: Final = "endpointConfigName"
+ENDPOINT_NAME: Final = "endpointName"
+ENDPOINT_STATUS: Final = "endpointStatus"
+
+#: What every successful run reports.
+TRAINING_KEYS: Final = (TRAINING_JOB_NAME, MODEL_ARTIFACTS, METRICS, ACCURACY, ACCURACY_THRESHOLD)
+#: What a run that deployed to the pipeline's endpoint adds.
+DEPLOYMENT_KEYS: Final = (MODEL_NAME, ENDPOINT_CONFIG_NAME, ENDPOINT_NAME, ENDPOINT_STATUS)
+OUTPUT_KEYS: Final = TRAINING_KEYS + DEPLOYMENT_KEYS

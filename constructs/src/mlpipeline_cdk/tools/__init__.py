@@ -1,5 +1,0 @@
-"""Run-time tooling for a deployed pipeline; needs the ``tools`` extra (boto3, numpy).
-
-Modules are not imported here, so that ``python -m mlpipeline_cdk.tools.<module>`` runs each of
-them cleanly and importing one tool does not pull in the others' dependencies.
-"""

@@ -1,0 +1,282 @@
+"""The state machine definition, rendered to plain ASL and asserted as data.
+
+What the definition does when it runs is tested by executing it (test_state_machine_runs.py);
+these tests pin its shape: states, order, integrations, parameters.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from mlpipeline_cdk.contract.script import METRIC_DEFINITIONS
+from mlpipeline_cdk.steps import RUN_INPUT_KEYS
+from mlpipeline_cli.asl import render_definition
+
+
+@pytest.fixture(scope="module")
+def asl(ml_template_json: dict[str, Any]) -> dict[str, Any]:
+    return render_definition(ml_template_json)
+
+
+def _next_states(state: dict[str, Any]) -> list[str]:
+    targets = [state.get("Next"), state.get("Default")]
+    targets += [choice["Next"] for choice in state.get("Choices", [])]
+    targets += [catch["Next"] for catch in state.get("Catch", [])]
+    return [t for t in targets if t]
+
+
+def _reaches_without_failing(asl: dict[str, Any], start: str, goal: str) -> bool:
+    """Whether ``goal`` follows ``start`` on some path that does not go through a failure."""
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name == goal:
+            return True
+        if name in seen or name == "NotifyFailure":
+            continue
+        seen.add(name)
+        state = asl["States"][name]
+        todo.extend(
+            t for t in _next_states(state) if t not in {c["Next"] for c in state.get("Catch", [])}
+        )
+    return False
+
+
+def test_main_path_prepares_trains_evaluates_and_deploys(asl: dict[str, Any]) -> None:
+    landmarks = [
+        "ApplyRunDefaults",
+        "ValidateRunInput",
+        "CheckHyperparameterValues",
+        "RunConfigured",
+        "Train",
+        "IsModelGoodEnough",
+        "ModelAccepted",
+        "CreateModel",
+        "CreateEndpointConfig",
+        "FindEndpoint",
+        "CreateOrUpdate",
+        "UpdateEndpoint",
+        "WaitForEndpoint",
+        "DescribeEndpoint",
+        "CheckEndpoint",
+        "EndpointInService",
+    ]
+    assert asl["StartAt"] == landmarks[0]
+    for start, goal in itertools.pairwise(landmarks):
+        assert _reaches_without_failing(asl, start, goal), (start, goal)
+    # The endpoint does not exist yet: the failed lookup leads to CreateEndpoint.
+    assert _reaches_without_failing(asl, "EndpointExists", "CreateEndpoint")
+    assert asl["States"]["FindEndpoint"]["Catch"][0]["Next"] == "EndpointExists"
+    assert _reaches_without_failing(asl, "CreateEndpoint", "WaitForEndpoint")
+    assert asl["States"]["EndpointInService"]["Next"] == "RunSucceeded"
+    assert asl["States"]["RunSucceeded"]["End"] is True
+
+
+def test_every_state_is_reachable_and_every_end_is_success_or_run_failed(
+    asl: dict[str, Any],
+) -> None:
+    states = asl["States"]
+    seen, todo = set(), [asl["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(_next_states(states[name]))
+    assert seen == set(states)
+    ends = {n for n, s in states.items() if s.get("End") or s["Type"] in {"Fail", "Succeed"}}
+    assert ends == {"RunSucceeded", "RunFailed"}
+
+
+def test_each_sagemaker_state_calls_its_integration(asl: dict[str, Any]) -> None:
+    resources = {
+        name: state["Resource"] for name, state in asl["States"].items() if state["Type"] == "Task"
+    }
+    assert resources == {
+        "Train": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+        "CreateModel": "arn:aws:states:::sagemaker:createModel",
+        "CreateEndpointConfig": "arn:aws:states:::sagemaker:createEndpointConfig",
+        "FindEndpoint": "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
+        "CreateEndpoint": "arn:aws:states:::sagemaker:createEndpoint",
+        "UpdateEndpoint": "arn:aws:states:::sagemaker:updateEndpoint",
+        "DeleteFailedEndpoint": "arn:aws:states:::aws-sdk:sagemaker:deleteEndpoint",
+        "DescribeEndpoint": "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
+        "NotifyFailure": "arn:aws:states:::sns:publish",
+    }
+
+
+def test_every_sagemaker_call_retries_transient_errors_and_routes_failures(
+    asl: dict[str, Any],
+) -> None:
+    for name, state in asl["States"].items():
+        if state["Type"] != "Task" or name == "NotifyFailure":
+            continue
+        (retry,) = state["Retry"]
+        assert "SageMaker.ThrottlingException" in retry["ErrorEquals"], name
+        assert retry["BackoffRate"] == 2 and retry["JitterStrategy"] == "FULL", name
+        (catch,) = state["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"], name
+        assert catch["ResultPath"] == "$.error", name
+
+
+def test_failures_notify_then_fail_with_the_recorded_error(asl: dict[str, Any]) -> None:
+    notify = asl["States"]["NotifyFailure"]
+    assert notify["Next"] == "IsReservedErrorName"
+    assert notify["Catch"][0]["Next"] == "IsReservedErrorName"
+    reserved = asl["States"]["IsReservedErrorName"]
+    assert reserved["Choices"] == [
+        {"Variable": "$.error.Error", "StringMatches": "States.*", "Next": "RenameReservedError"}
+    ]
+    assert reserved["Default"] == "RunFailed"
+    assert asl["States"]["RenameReservedError"]["Next"] == "RunFailed"
+    assert notify["Parameters"]["Message"] == {
+        "execution.$": "$$.Execution.Id",
+        "stateMachine.$": "$$.StateMachine.Id",
+        "error.$": "$.error.Error",
+        "cause.$": "$.error.Cause",
+    }
+    assert asl["States"]["RunFailed"] == {
+        "Type": "Fail",
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
+    }
+    rejects = [n for n, s in asl["States"].items() if n.startswith("Reject")]
+    assert len(rejects) == 9
+    for name in rejects:
+        state = asl["States"][name]
+        assert state["Next"] == "NotifyFailure"
+        assert state["Parameters"]["Error"] == "InvalidInput"
+
+
+def test_run_defaults_come_from_the_construct(asl: dict[str, Any]) -> None:
+    params = asl["States"]["ApplyRunDefaults"]["Parameters"]
+    assert params["input.$"] == "$"
+    assert params["defaults"] == {
+        "hyperparameters": {},
+        "trainingInstanceType": "ml.m5.xlarge",
+        "trainingInstanceCount": 2,
+        "trainingDataUri": "s3://pipelinedatabucketa8862201/training-data/",
+        "maxRuntimeSeconds": 7200,
+        "spot": False,
+        "accuracyThreshold": 0.9,
+    }
+    assert set(params["defaults"]) == set(RUN_INPUT_KEYS)
+    assert params["baseHyperparameters"] == {"epochs": "6"}
+    reserved = params["reservedHyperparameters"]
+    assert reserved["sagemaker_program"] == "mnist.py"
+    assert reserved["sagemaker_submit_directory"].startswith(
+        "s3://cdk-hnb659fds-assets-123456789012-us-east-1/"
+    )
+    assert reserved["sagemaker_submit_directory"].endswith(".gz")
+    assert reserved["sagemaker_region"] == "us-east-1"
+
+
+def test_reserved_hyperparameters_are_merged_last(asl: dict[str, Any]) -> None:
+    expression = asl["States"]["ResolveHyperparameters"]["Parameters"]["hyperparameters.$"]
+    assert expression == (
+        "States.JsonMerge(States.JsonMerge($.baseHyperparameters, $.config.hyperparameters, "
+        "false), $.reservedHyperparameters, false)"
+    )
+
+
+def test_training_job_takes_per_run_values(asl: dict[str, Any]) -> None:
+    params = asl["States"]["Train"]["Parameters"]
+    assert params["TrainingJobName.$"] == "States.Format('{}-{}', 'mnist', States.UUID())"
+    assert params["RoleArn"].startswith("arn:aws:iam::123456789012:role/PipelineSageMakerRole")
+    assert params["AlgorithmSpecification"] == {
+        "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/"
+        "pytorch-training:2.6.0-cpu-py312-ubuntu22.04-sagemaker",
+        "TrainingInputMode": "File",
+        "MetricDefinitions": list(METRIC_DEFINITIONS),
+    }
+    assert params["HyperParameters.$"] == "$.run.hyperparameters"
+    assert params["ResourceConfig"] == {
+        "InstanceType.$": "$.config.trainingInstanceType",
+        "InstanceCount.$": "$.config.trainingInstanceCount",
+        "VolumeSizeInGB": 30,
+        "VolumeKmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/pipelinekeyf48ee773",
+    }
+    assert params["StoppingCondition.$"] == "$.run.stoppingCondition"
+    assert params["EnableManagedSpotTraining.$"] == "$.config.spot"
+    assert params["CheckpointConfig"] == {
+        "S3Uri.$": "States.Format('{}{}/', 's3://pipelineartifactsbucket22248f97/checkpoints/', "
+        "$$.Execution.Name)",
+        "LocalPath": "/opt/ml/checkpoints",
+    }
+    (channel,) = params["InputDataConfig"]
+    assert channel["ChannelName"] == "training"
+    assert channel["DataSource"]["S3DataSource"]["S3Uri.$"] == "$.config.trainingDataUri"
+    assert params["OutputDataConfig"] == {
+        "S3OutputPath": "s3://pipelineartifactsbucket22248f97/models/",
+        "KmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/pipelinekeyf48ee773",
+    }
+    assert asl["States"]["Train"]["ResultSelector"] == {
+        "jobName.$": "$.TrainingJobName",
+        "modelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
+        "description.$": "$",
+    }
+
+
+def test_spot_runs_may_wait_twice_their_runtime(asl: dict[str, Any]) -> None:
+    assert asl["States"]["UseSpotCapacity"]["Parameters"] == {
+        "MaxRuntimeInSeconds.$": "$.config.maxRuntimeSeconds",
+        "MaxWaitTimeInSeconds.$": "States.MathAdd($.config.maxRuntimeSeconds, "
+        "$.config.maxRuntimeSeconds)",
+    }
+    assert asl["States"]["UseOnDemandCapacity"]["Parameters"] == {
+        "MaxRuntimeInSeconds.$": "$.config.maxRuntimeSeconds"
+    }
+
+
+def test_model_serves_from_the_inference_image_with_code_from_the_model_archive(
+    asl: dict[str, Any],
+) -> None:
+    params = asl["States"]["CreateModel"]["Parameters"]
+    assert params["ModelName.$"] == "States.Format('{}-{}', 'mnist', States.UUID())"
+    container = params["PrimaryContainer"]
+    assert container["Image"] == (
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/"
+        "pytorch-inference:2.6.0-cpu-py312-ubuntu22.04-sagemaker"
+    )
+    assert container["ModelDataUrl.$"] == "$.training.modelArtifacts"
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "mnist.py"
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+
+
+def test_endpoint_keeps_its_name_and_moves_to_the_new_config(asl: dict[str, Any]) -> None:
+    config = asl["States"]["CreateEndpointConfig"]
+    (variant,) = config["Parameters"]["ProductionVariants"]
+    assert variant["ModelName.$"] == "$.model.name"
+    assert variant["InstanceType"] == "ml.m5.large"
+    # The key id (a Ref of the pipeline key), which SageMaker accepts as well as an ARN.
+    assert config["Parameters"]["KmsKeyId"].startswith("pipelinekey")
+    for name in ("CreateEndpoint", "UpdateEndpoint"):
+        assert asl["States"][name]["Parameters"] == {
+            "EndpointName": "mnist-endpoint",
+            "EndpointConfigName.$": "$.endpointConfig.name",
+        }
+    assert asl["States"]["FindEndpoint"]["Parameters"] == {"EndpointName": "mnist-endpoint"}
+
+
+def test_endpoint_is_polled_with_a_wait_state_until_a_bounded_number_of_polls(
+    asl: dict[str, Any],
+) -> None:
+    assert asl["States"]["WaitForEndpoint"] == {
+        "Type": "Wait",
+        "Seconds": 30,
+        "Next": "DescribeEndpoint",
+    }
+    keep_waiting = asl["States"]["KeepWaiting"]
+    assert keep_waiting["Choices"][0] == {
+        "Variable": "$.deploy.polls",
+        "NumericGreaterThanEquals": 120,
+        "Next": "EndpointDeployTimeout",
+    }
+    assert keep_waiting["Default"] == "WaitForEndpoint"
+
+
+def test_state_machine_has_an_overall_timeout(asl: dict[str, Any]) -> None:
+    # 2 x 2 h training (spot may wait) + 1 h deployment + 1 h.
+    assert asl["TimeoutSeconds"] == 6 * 3600
