@@ -680,19 +680,10 @@ def train(args: argparse.Namespace, env: Environment) -> TrainingResult:
             dist.destroy_process_group()
 
 
-def _train(
-    args: argparse.Namespace,
-    env: Environment,
-    cluster: Cluster,
-    device: torch.device,
-    train_data: Dataset,
-    test_data: Dataset,
-) -> TrainingResult:
-    torch.manual_seed(args.seed)
-    network = Net().to(device)
-    optimizer = torch.optim.Adam(network.parameters(), lr=args.lr, betas=(args.momentum, 0.999))
-
-    checkpoint_dir = _prepare_checkpoint_dir(args.checkpoint_dir) if cluster.is_main else None
+def _shared_checkpoint(
+    checkpoint_dir: Path | None, cluster: Cluster, device: torch.device
+) -> dict[str, Any] | None:
+    """The checkpoint rank 0 finds, on every rank."""
     checkpoint, problem = None, None
     try:
         checkpoint = _load_checkpoint(checkpoint_dir, device)
@@ -706,26 +697,57 @@ def _train(
         checkpoint, problem = shared
     if problem is not None:
         raise DataError(problem)
-    start_epoch, history = 1, []
-    if checkpoint is not None:
-        network.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        start_epoch, history = checkpoint["epoch"] + 1, list(checkpoint["history"])
+    return checkpoint
+
+
+def _resume(
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    args: argparse.Namespace,
+    cluster: Cluster,
+    device: torch.device,
+    checkpoint_dir: Path | None,
+) -> tuple[int, list[dict[str, float]]]:
+    """Load the latest checkpoint into ``network`` and ``optimizer``; the first epoch still to
+    train and the history so far."""
+    checkpoint = _shared_checkpoint(checkpoint_dir, cluster, device)
+    if checkpoint is None:
+        return 1, []
+    network.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    start_epoch, history = checkpoint["epoch"] + 1, list(checkpoint["history"])
+    if cluster.is_main:
         changed = {
             k: (v, checkpoint["hyperparameters"].get(k))
             for k, v in _hyperparameters(args).items()
             if checkpoint["hyperparameters"].get(k) != v
         }
-        if changed and cluster.is_main:
+        if changed:
             logger.warning("resuming with changed hyperparameters (now, before): %s", changed)
-        if cluster.is_main:
-            logger.info(
-                "resumed from %s after epoch %d; continuing with epoch %d of %d",
-                checkpoint_dir,
-                checkpoint["epoch"],
-                start_epoch,
-                args.epochs,
-            )
+        logger.info(
+            "resumed from %s after epoch %d; continuing with epoch %d of %d",
+            checkpoint_dir,
+            checkpoint["epoch"],
+            start_epoch,
+            args.epochs,
+        )
+    return start_epoch, history
+
+
+def _train(
+    args: argparse.Namespace,
+    env: Environment,
+    cluster: Cluster,
+    device: torch.device,
+    train_data: Dataset,
+    test_data: Dataset,
+) -> TrainingResult:
+    torch.manual_seed(args.seed)
+    network = Net().to(device)
+    optimizer = torch.optim.Adam(network.parameters(), lr=args.lr, betas=(args.momentum, 0.999))
+
+    checkpoint_dir = _prepare_checkpoint_dir(args.checkpoint_dir) if cluster.is_main else None
+    start_epoch, history = _resume(network, optimizer, args, cluster, device, checkpoint_dir)
 
     model: nn.Module = network
     if cluster.distributed:
