@@ -11,6 +11,7 @@ from typing import Final
 from aws_cdk import Duration, Size
 from aws_cdk import aws_s3 as s3
 
+from . import defaults
 from ._validation import Problems, is_token
 
 HyperparameterValue = str | int | float | bool
@@ -62,9 +63,12 @@ def validate_props(
     bucket_props: Mapping[str, Mapping[str, object] | None],
     vpc_given: bool,
     vpc_options: Mapping[str, object | None],
+    refused: Mapping[str, tuple[object, str]],
 ) -> None:
     """Raise one ValueError naming every prop that is wrong, its value and what is allowed."""
     problems = Problems("MLPipeline")
+    for prop, (value, instead) in refused.items():
+        problems.add(prop, value, instead)
     for resource_prop, (resource, props_value) in pairs.items():
         if resource is not None and props_value is not None:
             props_name = f"{resource_prop}_props"
@@ -78,6 +82,8 @@ def validate_props(
         for key in given or {}:
             if key not in _BUCKET_KWARGS:
                 problems.add(f"{prop}[{key!r}]", (given or {})[key], "is not an s3.Bucket property")
+        for key, value, allowed in defaults.bucket_conflicts(given):
+            problems.add(f"{prop}[{key!r}]", value, allowed)
     if not vpc_given:
         for prop, option in vpc_options.items():
             if option:

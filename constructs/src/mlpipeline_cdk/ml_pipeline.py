@@ -7,11 +7,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import aws_cdk as cdk
-import jsii
 from aws_cdk import Duration, Size
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -22,9 +20,9 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from aws_cdk import custom_resources as cr
-from constructs import Construct, IConstruct
+from constructs import Construct
 
-from . import defaults, steps
+from . import _acknowledgements, _grants, _teardown, _triggers, defaults, steps
 from ._props import HyperparameterValue, hyperparameter_string, validate_props
 from .contract import outputs as stack_outputs
 from .contract import run_output, script
@@ -228,7 +226,11 @@ class MLPipeline(Construct):
             },
             vpc_given=vpc is not None,
             vpc_options={"vpc_subnets": vpc_subnets, "security_groups": security_groups},
+            refused=_triggers.changes_to_given_resources(
+                data_bucket=data_bucket, retrain_on_new_data=retrain_on_new_data
+            ),
         )
+        self._created_data_bucket = data_bucket is None
         if state_machine_timeout is None:
             state_machine_timeout = Duration.seconds(
                 2 * max_runtime.to_seconds() + deploy_timeout.to_seconds() + 3600
@@ -239,7 +241,11 @@ class MLPipeline(Construct):
         self.entry_point = entry_point
 
         self.encryption_key: kms.IKey = encryption_key or kms.Key(
-            self, "Key", **{**defaults.encryption_key_props(), **(encryption_key_props or {})}
+            self,
+            "Key",
+            **self._secure(
+                defaults.encryption_key_props(), encryption_key_props, "encryption_key_props"
+            ),
         )
         #: Receives S3 server access logs of the buckets the pipeline creates; None when both
         #: buckets were given.
@@ -249,10 +255,10 @@ class MLPipeline(Construct):
                 self, "AccessLogsBucket", **defaults.access_logs_bucket_props()
             )
         self.data_bucket: s3.IBucket = data_bucket or self._make_bucket(
-            "DataBucket", "data-bucket/", data_bucket_props
+            "DataBucket", "data-bucket/", data_bucket_props, "data_bucket_props"
         )
         self.artifacts_bucket: s3.IBucket = artifacts_bucket or self._make_bucket(
-            "ArtifactsBucket", "artifacts-bucket/", artifacts_bucket_props
+            "ArtifactsBucket", "artifacts-bucket/", artifacts_bucket_props, "artifacts_bucket_props"
         )
         self.source_asset: s3_assets.Asset = source_dir_asset(
             self, "SourceDir", source_dir=source_dir
@@ -263,23 +269,21 @@ class MLPipeline(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Execution role of the pipeline's training jobs and models",
         )
-        self._grant_sagemaker_role()
+        _grants.grant_sagemaker_role(self)
         self.failure_topic: sns.ITopic = failure_topic or sns.Topic(
             self,
             "FailureTopic",
-            **{
-                "master_key": self.encryption_key,
-                "enforce_ssl": True,
-                "display_name": "ML pipeline failures",
-                **(failure_topic_props or {}),
-            },
+            **self._secure(
+                defaults.failure_topic_props(encryption_key=self.encryption_key),
+                failure_topic_props,
+                "failure_topic_props",
+            ),
         )
         for address in notification_emails:
             self.failure_topic.add_subscription(subscriptions.EmailSubscription(address))
 
         self.vpc = vpc
         self.security_groups: list[ec2.ISecurityGroup] = list(security_groups or [])
-        subnet_ids: list[str] = []
         if vpc is not None:
             if not self.security_groups:
                 group = ec2.SecurityGroup(
@@ -294,16 +298,7 @@ class MLPipeline(Construct):
                     ec2.Port.all_traffic(), "between the instances of a training job"
                 )
                 self.security_groups.append(group)
-            selection = vpc_subnets or ec2.SubnetSelection()
-            subnet_ids = vpc.select_subnets(
-                availability_zones=selection.availability_zones,
-                one_per_az=selection.one_per_az,
-                subnet_filters=selection.subnet_filters,
-                subnet_group_name=selection.subnet_group_name,
-                subnets=selection.subnets,
-                subnet_type=selection.subnet_type,
-            ).subnet_ids
-            self._grant_vpc_access(vpc)
+            _grants.grant_vpc_access(self, vpc)
 
         self.training_image = training_image or dlc_image(
             self, "TrainingRepository", PYTORCH_TRAINING_REPOSITORY, PYTORCH_TRAINING_TAG
@@ -340,14 +335,15 @@ class MLPipeline(Construct):
             "Training",
             name_prefix=name_prefix,
             role=self.sagemaker_role,
-            training_image_uri=_bind_image(self.training_image, self.sagemaker_role),
+            training_image=self.training_image,
             metric_definitions=METRIC_DEFINITIONS,
             artifacts_bucket=self.artifacts_bucket,
             encryption_key=self.encryption_key,
-            volume_size_gib=int(training_volume_size.to_gibibytes()),
+            volume_size=training_volume_size,
             failure=self.failure,
-            subnet_ids=subnet_ids,
-            security_group_ids=[g.security_group_id for g in self.security_groups],
+            vpc=vpc,
+            subnet_selection=vpc_subnets,
+            security_groups=self.security_groups,
             enable_network_isolation=enable_network_isolation,
             encrypt_inter_container_traffic=encrypt_inter_container_traffic,
         )
@@ -411,7 +407,7 @@ class MLPipeline(Construct):
             retention=logs.RetentionDays.ONE_YEAR,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self._allow_logs_to_use_key()
+        _grants.allow_logs_to_use_key(self)
 
         definition = sfn.Chain.start(self.prepare)
         if before_training is not None:
@@ -437,15 +433,17 @@ class MLPipeline(Construct):
         self.training.grant_start(self.state_machine)
         # The endpoint configuration's volume is encrypted with the pipeline key; SageMaker
         # creates a grant on it on behalf of the caller of CreateEndpoint.
-        self._grant_key_grants(self.state_machine.role)
-        _accept_redundant_dependency(self.state_machine)
+        _grants.grant_key_grants(self, self.state_machine.role)
+        _teardown.accept_redundant_dependency(self.state_machine)
 
-        self._add_triggers(schedule=schedule, retrain_on_new_data=retrain_on_new_data)
-        self._notify_on_unhandled_endings()
+        _triggers.add_triggers(self, schedule=schedule, retrain_on_new_data=retrain_on_new_data)
+        _triggers.notify_on_unhandled_endings(self)
         self.endpoint_teardown: cr.AwsCustomResource | None = None
         if self.deployment is not None and delete_endpoint_with_stack:
-            self.endpoint_teardown = self._delete_endpoint_on_stack_delete(self.deployment)
-        self._acknowledge_findings()
+            self.endpoint_teardown = _teardown.delete_endpoint_on_stack_delete(
+                self, self.deployment
+            )
+        _acknowledgements.acknowledge_findings(self)
 
     # --- what other teams call -----------------------------------------------------------------
 
@@ -518,7 +516,11 @@ class MLPipeline(Construct):
     # --- resources -----------------------------------------------------------------------------
 
     def _make_bucket(
-        self, construct_id: str, log_prefix: str, overrides: Mapping[str, Any] | None
+        self,
+        construct_id: str,
+        log_prefix: str,
+        overrides: Mapping[str, Any] | None,
+        setting: str,
     ) -> s3.Bucket:
         assert self.access_logs_bucket is not None
         props = defaults.data_bucket_props(
@@ -526,385 +528,21 @@ class MLPipeline(Construct):
             access_logs_bucket=self.access_logs_bucket,
             access_logs_prefix=log_prefix,
         )
-        return s3.Bucket(self, construct_id, **{**props, **(overrides or {})})
+        return s3.Bucket(self, construct_id, **self._secure(props, overrides, setting))
 
-    def _grant_sagemaker_role(self) -> None:
-        stack = cdk.Stack.of(self)
-        role = self.sagemaker_role
-        # The training code object alone, not the whole bootstrap assets bucket.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadSourceArchive",
-                actions=["s3:GetObject"],
-                resources=[
-                    stack.format_arn(
-                        service="s3",
-                        region="",
-                        account="",
-                        resource=self.source_asset.s3_bucket_name,
-                        resource_name=self.source_asset.s3_object_key,
-                    )
-                ],
-            )
+    def _secure(
+        self, props: dict[str, Any], overrides: Mapping[str, Any] | None, setting: str
+    ) -> dict[str, Any]:
+        """``props`` with ``overrides`` laid over them; a warning names each secure default
+        that an override switches off."""
+        kind = {"encryption_key_props": "key", "failure_topic_props": "topic"}.get(
+            setting, "bucket"
         )
-        log_groups = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/*",
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="WriteSageMakerLogs",
-                actions=[
-                    "logs:CreateLogGroup",
-                    "logs:CreateLogStream",
-                    "logs:DescribeLogStreams",
-                    "logs:PutLogEvents",
-                ],
-                resources=[log_groups, f"{log_groups}:log-stream:*"],
-            )
-        )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="PublishSageMakerMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-            )
-        )
-        self.data_bucket.grant_read(role, f"{self.data_prefix}*")
-        self.artifacts_bucket.grant_put(role, f"{_MODELS_PREFIX}*")
-        self.artifacts_bucket.grant_read(role, f"{_MODELS_PREFIX}*")
-        # Spot jobs sync /opt/ml/checkpoints to checkpoints/<execution>/ and resume from it.
-        self.artifacts_bucket.grant_read(role, f"{_CHECKPOINTS_PREFIX}*")
-        self.artifacts_bucket.grant_put(role, f"{_CHECKPOINTS_PREFIX}*")
-        self._grant_key_for_sagemaker(role)
-
-    def _grant_vpc_access(self, vpc: ec2.IVpc) -> None:
-        # What SageMaker needs to attach jobs and models to the VPC: network interfaces in this
-        # VPC only; the Describe calls have no resource-level permissions.
-        stack = cdk.Stack.of(self)
-        principal = self.sagemaker_role.grant_principal
-        principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="DescribeNetwork",
-                actions=[
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeVpcs",
-                ],
-                resources=["*"],
-            )
-        )
-        principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ManageNetworkInterfacesInVpc",
-                actions=[
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                ],
-                resources=["*"],
-                conditions={
-                    "ArnEquals": {
-                        "ec2:Vpc": stack.format_arn(
-                            service="ec2", resource="vpc", resource_name=vpc.vpc_id
-                        )
-                    }
-                },
-            )
-        )
-
-    def _grant_key_for_sagemaker(self, grantee: iam.IGrantable) -> None:
-        self.encryption_key.grant_encrypt_decrypt(grantee)
-        self._grant_key_grants(grantee)
-
-    def _grant_key_grants(self, grantee: iam.IGrantable) -> None:
-        grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["kms:CreateGrant", "kms:DescribeKey"],
-                resources=[self.encryption_key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            )
-        )
-
-    def _allow_logs_to_use_key(self) -> None:
-        stack = cdk.Stack.of(self)
-        self._add_to_key_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchLogsOfThisAccount",
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.{stack.url_suffix}")],
-                actions=[
-                    "kms:Decrypt",
-                    "kms:DescribeKey",
-                    "kms:Encrypt",
-                    "kms:GenerateDataKey*",
-                    "kms:ReEncrypt*",
-                ],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="*",
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
-
-    def _add_to_key_policy(self, statement: iam.PolicyStatement) -> None:
-        added = self.encryption_key.add_to_resource_policy(statement)
-        if not added.statement_added:
+        for default in defaults.switched_off(props, overrides, kind=kind):
+            key = default.split("=", 1)[0]
             cdk.Annotations.of(self).add_warning_v2(
-                "mlpipeline:KeyPolicy",
-                f"encryption_key is defined outside this app; its key policy must allow what "
-                f"statement {statement.sid} grants: {statement.to_json()}",
+                "mlpipeline:SecureDefaultOverridden",
+                f"{setting}[{key!r}]={(overrides or {})[key]!r} switches off the secure default "
+                f"{default}",
             )
-
-    def _add_triggers(self, *, schedule: events.Schedule | None, retrain_on_new_data: bool) -> None:
-        start_run = targets.SfnStateMachine(
-            self.state_machine, input=events.RuleTargetInput.from_object({})
-        )
-        if schedule is not None:
-            events.Rule(
-                self,
-                "ScheduledRun",
-                schedule=schedule,
-                targets=[start_run],
-                description="Starts a training run of the ML pipeline on a schedule",
-            )
-        if retrain_on_new_data:
-            # Set natively on the bucket: Bucket(event_bridge_enabled=True) would add a
-            # notifications custom resource (a Lambda function with a managed policy) instead.
-            bucket_resource = self.data_bucket.node.default_child
-            assert isinstance(bucket_resource, s3.CfnBucket)
-            bucket_resource.notification_configuration = (
-                s3.CfnBucket.NotificationConfigurationProperty(
-                    event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
-                        event_bridge_enabled=True
-                    )
-                )
-            )
-            events.Rule(
-                self,
-                "NewDataRun",
-                event_pattern=events.EventPattern(
-                    source=["aws.s3"],
-                    detail_type=["Object Created"],
-                    detail={
-                        "bucket": {"name": [self.data_bucket.bucket_name]},
-                        "object": {"key": [{"wildcard": f"{self.data_prefix}*"}]},
-                    },
-                ),
-                targets=[start_run],
-                description="Starts a training run of the ML pipeline when training data arrives",
-            )
-
-    def _notify_on_unhandled_endings(self) -> None:
-        # Failures inside the state machine notify from the definition; a run that times out
-        # or is stopped never gets there, so EventBridge reports those.
-        rule = events.Rule(
-            self,
-            "RunTimedOutOrAborted",
-            event_pattern=events.EventPattern(
-                source=["aws.states"],
-                detail_type=["Step Functions Execution Status Change"],
-                detail={
-                    "status": ["TIMED_OUT", "ABORTED"],
-                    "stateMachineArn": [self.state_machine.state_machine_arn],
-                },
-            ),
-            description="Notifies the failure topic when a pipeline run times out or is stopped",
-        )
-        rule.add_target(
-            targets.SnsTopic(
-                self.failure_topic,
-                message=events.RuleTargetInput.from_object(
-                    {
-                        "execution": events.EventField.from_path("$.detail.executionArn"),
-                        "error": events.EventField.from_path("$.detail.status"),
-                        "cause": "the run ended before its own failure handling ran",
-                    }
-                ),
-            )
-        )
-        # EventBridge publishes to the encrypted topic with the pipeline key.
-        self._add_to_key_policy(
-            iam.PolicyStatement(
-                sid="AllowEventBridgeToPublishFailures",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=["*"],
-                # The rule's ARN would make key, topic, state machine and rule depend on each
-                # other in a cycle; the account scopes it instead.
-                conditions={"StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}},
-            )
-        )
-
-    def _delete_endpoint_on_stack_delete(
-        self, deployment: steps.DeployToEndpoint
-    ) -> cr.AwsCustomResource:
-        # The endpoint is created by runs, not by CloudFormation, so deleting the stack would
-        # leave it running and billing; this resource deletes it then.
-        log_group = logs.LogGroup(
-            self,
-            "EndpointTeardownLogs",
-            encryption_key=self.encryption_key,
-            retention=logs.RetentionDays.ONE_YEAR,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        # A role of our own, so the function gets no managed policy: it may write its log group
-        # and delete this one endpoint.
-        role = iam.Role(
-            self,
-            "EndpointTeardownRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Deletes the ML pipeline's endpoint when the stack is deleted",
-        )
-        log_group.grant_write(role)
-        teardown = cr.AwsCustomResource(
-            self,
-            "EndpointTeardown",
-            on_delete=cr.AwsSdkCall(
-                service="SageMaker",
-                action="deleteEndpoint",
-                parameters={"EndpointName": deployment.endpoint_name},
-                # Nothing to delete when no run ever deployed.
-                ignore_error_codes_matching="ValidationException",
-            ),
-            policy=cr.AwsCustomResourcePolicy.from_statements(
-                [
-                    iam.PolicyStatement(
-                        actions=["sagemaker:DeleteEndpoint"],
-                        resources=[deployment.endpoint_arn],
-                    )
-                ]
-            ),
-            role=role,
-            log_group=log_group,
-            install_latest_aws_sdk=False,
-            resource_type="Custom::EndpointTeardown",
-        )
-        # The provider function is a singleton at the stack's root.
-        provider = cdk.Stack.of(self).node.find_child(_AWS_CUSTOM_RESOURCE_PROVIDER_ID)
-        _accept_redundant_dependency(provider)
-        return teardown
-
-    def _acknowledge_findings(self) -> None:
-        """cdk-nag findings that are acknowledged, each with its reason, on its own resource."""
-        data = finding_resource(self, self.data_bucket.bucket_arn)
-        artifacts = finding_resource(self, self.artifacts_bucket.bucket_arn)
-        stack = cdk.Stack.of(self)
-        # Written from the same ARNs as the policies, so they match whether the stack's account
-        # and region are known at synth time or not.
-        logs_arn = finding_resource(
-            self,
-            stack.format_arn(
-                service="logs",
-                resource="log-group",
-                resource_name="/aws/sagemaker/*",
-                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-            ),
-        ).removesuffix(":/aws/sagemaker/*")
-        no_resource_level = [
-            "ecr:GetAuthorizationToken has no resource-level permissions",
-            "cloudwatch:PutMetricData has none either (limited here by a cloudwatch:namespace "
-            "condition to /aws/sagemaker/*)",
-        ]
-        if self.vpc is not None:
-            no_resource_level.append(
-                "the EC2 Describe calls SageMaker makes to attach to the VPC have none, and "
-                "network interface changes are limited to the VPC by an ec2:Vpc condition"
-            )
-        sagemaker_findings = {
-            "Action::s3:GetObject*": "Read-only object actions (GetObject, GetObjectVersion, "
-            "...) as granted by Bucket.grant_read, limited to the data prefix and models prefix",
-            "Action::s3:GetBucket*": "Read-only bucket metadata (location, versioning) that "
-            "SageMaker reads before downloading a channel; limited to the two pipeline buckets",
-            "Action::s3:List*": "SageMaker lists the training-data prefix to download the channel "
-            "(S3Prefix) and the model prefix; limited to the two pipeline buckets",
-            "Action::s3:Abort*": "s3:AbortMultipartUpload, so an interrupted upload of model "
-            "artifacts can be cleaned up; limited to the models prefix",
-            "Action::kms:GenerateDataKey*": "Encrypting model artifacts, checkpoints and training "
-            "volumes needs data keys of the pipeline key; limited to that one key",
-            "Action::kms:ReEncrypt*": "Part of Key.grant_encrypt_decrypt on the pipeline key; "
-            "limited to that one key",
-            f"Resource::{data}/{self.data_prefix}*": "Training jobs read every object under the "
-            "training-data prefix; object names are the data set's",
-            f"Resource::{artifacts}/{_MODELS_PREFIX}*": "Each training job writes under "
-            "models/<job name>/, and job names are generated per execution",
-            f"Resource::{artifacts}/{_CHECKPOINTS_PREFIX}*": "Training jobs sync their "
-            "checkpoints under checkpoints/<execution name>/, one folder per run",
-            f"Resource::{logs_arn}:/aws/sagemaker/*": "SageMaker writes to "
-            "/aws/sagemaker/TrainingJobs and /aws/sagemaker/Endpoints/<endpoint name>, created "
-            "on first use",
-            f"Resource::{logs_arn}:/aws/sagemaker/*:log-stream:*": "One log stream per training "
-            "instance or endpoint instance, named by SageMaker at run time",
-            "Resource::*": "; ".join(no_resource_level),
-        }
-        for policy in policies_of(self.sagemaker_role):
-            for finding, reason in sagemaker_findings.items():
-                acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
-
-        sagemaker_arn = finding_resource(
-            self, stack.format_arn(service="sagemaker", resource="x", resource_name="y")
-        ).removesuffix(":x/y")
-        state_machine_findings = {
-            f"Resource::{sagemaker_arn}:training-job/{self.name_prefix}-*": "Training job names "
-            "are generated per attempt as <name_prefix>-<uuid>; limited to that prefix",
-            "Resource::*": "X-Ray trace submission, CloudWatch Logs log delivery and "
-            "sagemaker:ListTags have no resource-level permissions",
-        }
-        if self.deployment is not None:
-            state_machine_findings.update(
-                {
-                    f"Resource::{sagemaker_arn}:model/*": "Model names are generated per "
-                    "execution (<name_prefix>-<uuid>); policy written by the CDK SageMaker task",
-                    f"Resource::{sagemaker_arn}:endpoint-config/*": "Endpoint configuration "
-                    "names are generated per execution (<name_prefix>-<uuid>); policy written "
-                    "by the CDK SageMaker task",
-                }
-            )
-        for policy in policies_of(self.state_machine.role):
-            for finding, reason in state_machine_findings.items():
-                acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
-
-
-#: The construct id aws-cdk-lib gives the singleton function behind every AwsCustomResource.
-_AWS_CUSTOM_RESOURCE_PROVIDER_ID: Final = "AWS679f53fac002430cb0da5b7982bd2287"
-
-
-def _accept_redundant_dependency(construct: IConstruct) -> None:
-    """Tell cfn-lint that this resource's DependsOn on its role is deliberate.
-
-    aws-cdk-lib makes a state machine or function depend explicitly on its role (so the role's
-    policy exists before first use) while also referencing the role by GetAtt; cfn-lint's W3005
-    flags the redundancy, which is harmless.
-    """
-    resource = construct.node.default_child
-    assert isinstance(resource, cdk.CfnResource), construct.node.path
-    resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
-
-
-@jsii.implements(tasks.ISageMakerTask)
-class _ImageUser:
-    """Stands in for a SageMaker task so a DockerImage can grant pulls to ``role``."""
-
-    def __init__(self, role: iam.IRole) -> None:
-        self._role = role
-
-    @property
-    def grant_principal(self) -> iam.IPrincipal:
-        return self._role.grant_principal
-
-
-def _bind_image(image: tasks.DockerImage, role: iam.IRole) -> str:
-    """The image's URI, with pull access granted to ``role`` (for the raw training task)."""
-    return image.bind(_ImageUser(role)).image_uri
+        return {**props, **(overrides or {})}
