@@ -16,6 +16,7 @@ from ._grants import add_to_key_policy
 
 if TYPE_CHECKING:
     from .ml_pipeline import MLPipeline
+    from .settings import StorageSettings, TriggerSettings
 
 
 def add_triggers(
@@ -106,17 +107,20 @@ def notify_on_unhandled_endings(pipeline: MLPipeline) -> None:
 
 
 def changes_to_given_resources(
-    *, data_bucket: s3.IBucket | None, retrain_on_new_data: bool
+    *, storage: StorageSettings, triggers: TriggerSettings
 ) -> dict[str, tuple[object, str]]:
     """Settings that would need the pipeline to change a resource it was given, with what to do
     instead: the pipeline never changes what it was passed."""
     refused: dict[str, tuple[object, str]] = {}
-    if retrain_on_new_data and data_bucket is not None and not sends_events(data_bucket):
-        refused["retrain_on_new_data"] = (
-            retrain_on_new_data,
-            f"needs data_bucket {data_bucket.node.path!r} to send its events to EventBridge, "
-            "and the pipeline does not change a bucket it was given: enable EventBridge on your "
-            "bucket (s3.Bucket(..., event_bridge_enabled=True)), or leave retrain_on_new_data "
-            "off and start runs from your own rule (pipeline.state_machine as its target)",
+    bucket = getattr(storage, "data_bucket", None)
+    wanted = getattr(triggers, "retrain_on_new_data", False)
+    if wanted and bucket is not None and not sends_events(bucket):
+        refused["triggers.retrain_on_new_data"] = (
+            wanted,
+            f"needs storage.data_bucket {bucket.node.path!r} to send its events to "
+            "EventBridge, and the pipeline does not change a bucket it was given: enable "
+            "EventBridge on your bucket (s3.Bucket(..., event_bridge_enabled=True)), or leave "
+            "retrain_on_new_data off and start runs from your own rule (pipeline.state_machine "
+            "as its target)",
         )
     return refused
