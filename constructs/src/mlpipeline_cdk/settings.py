@@ -486,7 +486,7 @@ def settings_problems(name: str, group: object) -> list[tuple[str, Any, str]]:
     if not isinstance(group, expected):
         return [(name, group, f"must be a {expected.__name__}")]
     problems: list[tuple[str, Any, str]] = []
-    for spec in dataclasses.fields(group):
+    for spec in dataclasses.fields(expected):
         value = getattr(group, spec.name)
         types = spec.metadata.get("types")
         if value is None or is_token(value):
@@ -516,9 +516,8 @@ def readme_table(name: str) -> str:
     for spec in dataclasses.fields(GROUPS[name]):
         shown = spec.metadata.get("shown")
         if shown is None:
-            default = (
-                spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
-            )
+            factory = spec.default_factory
+            default = factory() if callable(factory) else spec.default
             shown = f"`{default!r}`"
         kind = str(spec.type).replace("|", "\\|")
         rows.append(f"| `{name}.{spec.name}` | `{kind}` | {shown} | {spec.metadata['doc']} |")
