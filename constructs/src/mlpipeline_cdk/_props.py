@@ -17,9 +17,9 @@ from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 
 from . import defaults
+from ._checks import SAGEMAKER_NAME_MAX
 from ._validation import Problems, is_token
 from .settings import (
-    SAGEMAKER_NAME_MAX,
     HyperparameterValue,
     NetworkSettings,
     NotificationSettings,

@@ -10,7 +10,6 @@ signature, the validation (:func:`settings_problems`) and the README tables
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -25,6 +24,17 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
+from ._checks import (
+    check_count,
+    check_data_prefix,
+    check_emails,
+    check_endpoint_name,
+    check_fraction,
+    check_instance_type,
+    check_poll_interval,
+    check_runtime,
+    check_volume,
+)
 from ._validation import is_token
 
 if TYPE_CHECKING:
@@ -34,14 +44,6 @@ if TYPE_CHECKING:
 
 HyperparameterValue = str | int | float | bool
 Check = Callable[[Any], "str | None"]
-
-#: SageMaker names: at most 63 characters of ``[a-zA-Z0-9](-*[a-zA-Z0-9])*``.
-SAGEMAKER_NAME_MAX: Final = 63
-_LOWER_NAME = re.compile(r"^[a-z0-9](-*[a-z0-9])*$")
-_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9-]+$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_MAX_VOLUME_GIB: Final = 16384
-_MAX_RUNTIME: Final = Duration.days(28)
 
 
 def _about(
@@ -54,72 +56,6 @@ def _about(
     """A setting's declaration beside its default: what it does (``doc``), the types it takes,
     its check (value → what is allowed, or None) and how the README shows its default."""
     return {"doc": doc, "types": types, "check": check, "shown": shown}
-
-
-# --- checks: value -> what is allowed, or None ------------------------------------------------
-
-
-def _instance_type(value: str) -> str | None:
-    if is_token(value) or _INSTANCE_TYPE.match(value):
-        return None
-    return "must be a SageMaker instance type such as 'ml.m5.xlarge'"
-
-
-def _count(value: int) -> str | None:
-    if is_token(value) or (not isinstance(value, bool) and value >= 1):
-        return None
-    return "must be a whole number of at least 1"
-
-
-def _volume(value: Size | None) -> str | None:
-    if value is None or value.is_unresolved() or 1 <= value.to_gibibytes() <= _MAX_VOLUME_GIB:
-        return None
-    return f"must be 1 to {_MAX_VOLUME_GIB} GiB"
-
-
-def _runtime(value: Duration | None) -> str | None:
-    if value is None or value.is_unresolved():
-        return None
-    if 1 <= value.to_seconds() <= _MAX_RUNTIME.to_seconds():
-        return None
-    return "must be 1 second to 28 days"
-
-
-def _fraction(value: float) -> str | None:
-    if not isinstance(value, bool) and 0 <= value <= 1:
-        return None
-    return "must be a number from 0 to 1"
-
-
-def _endpoint_name(value: str | None) -> str | None:
-    if value is None or is_token(value):
-        return None
-    if _LOWER_NAME.match(value) and len(value) <= SAGEMAKER_NAME_MAX:
-        return None
-    return (
-        f"must be 1 to {SAGEMAKER_NAME_MAX} characters of lowercase letters, digits and "
-        "hyphens, starting and ending with a letter or digit (SageMaker writes names in "
-        "lowercase in ARNs, which the pipeline's IAM policies name)"
-    )
-
-
-def _poll_interval(value: Duration) -> str | None:
-    if value.is_unresolved() or 1 <= value.to_seconds() <= 3600:
-        return None
-    return "must be 1 second to 1 hour"
-
-
-def _data_prefix(value: str) -> str | None:
-    if is_token(value) or not (
-        value.startswith("/") or ".." in value or any(c in value for c in "*?\\")
-    ):
-        return None
-    return "must be a key prefix without a leading '/', '..', '*', '?' or '\\'"
-
-
-def _emails(value: Sequence[str]) -> str | None:
-    wrong = [a for a in value if not is_token(a) and not _EMAIL.match(a)]
-    return f"must be e-mail addresses ({', '.join(map(repr, wrong))} are not)" if wrong else None
 
 
 # --- the groups -------------------------------------------------------------------------------
@@ -143,7 +79,7 @@ class TrainingSettings:
         metadata=_about(
             "Training instance type.",
             types=(str,),
-            check=_instance_type,
+            check=check_instance_type,
         ),
     )
     instance_count: int = field(
@@ -151,7 +87,7 @@ class TrainingSettings:
         metadata=_about(
             "More than one runs distributed training.",
             types=(int,),
-            check=_count,
+            check=check_count,
         ),
     )
     volume_size: Size | None = field(
@@ -159,7 +95,7 @@ class TrainingSettings:
         metadata=_about(
             "Storage attached to each training instance.",
             types=(Size,),
-            check=_volume,
+            check=check_volume,
             shown="30 GiB",
         ),
     )
@@ -168,7 +104,7 @@ class TrainingSettings:
         metadata=_about(
             "The training job's stopping condition.",
             types=(Duration,),
-            check=_runtime,
+            check=check_runtime,
             shown="2 hours",
         ),
     )
@@ -185,7 +121,7 @@ class TrainingSettings:
         metadata=_about(
             "Minimum final test accuracy (0 to 1) a model needs to be deployed.",
             types=(int, float),
-            check=_fraction,
+            check=check_fraction,
         ),
     )
     image: tasks.DockerImage | None = field(
@@ -207,7 +143,7 @@ class ServingSettings:
         metadata=_about(
             "Lowercase name of the endpoint.",
             types=(str,),
-            check=_endpoint_name,
+            check=check_endpoint_name,
             shown="`<name_prefix>-endpoint`",
         ),
     )
@@ -216,7 +152,7 @@ class ServingSettings:
         metadata=_about(
             "Endpoint instance type.",
             types=(str,),
-            check=_instance_type,
+            check=check_instance_type,
         ),
     )
     instance_count: int = field(
@@ -224,7 +160,7 @@ class ServingSettings:
         metadata=_about(
             "Endpoint instance count.",
             types=(int,),
-            check=_count,
+            check=check_count,
         ),
     )
     image: tasks.DockerImage | None = field(
@@ -240,7 +176,7 @@ class ServingSettings:
         metadata=_about(
             "How often a run checks the endpoint while it deploys.",
             types=(Duration,),
-            check=_poll_interval,
+            check=check_poll_interval,
             shown="30 seconds",
         ),
     )
@@ -289,7 +225,7 @@ class StorageSettings:
         metadata=_about(
             "Key prefix of the training data; a run's `trainingDataUri` must lie under it.",
             types=(str,),
-            check=_data_prefix,
+            check=check_data_prefix,
         ),
     )
     artifacts_bucket: s3.IBucket | None = field(
@@ -414,7 +350,7 @@ class NotificationSettings:
         metadata=_about(
             "Addresses subscribed to the failure topic (each must confirm).",
             types=(Sequence,),
-            check=_emails,
+            check=check_emails,
             shown="none",
         ),
     )
