@@ -8,7 +8,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from mlpipeline_cdk import MLPipeline
+from mlpipeline_cdk import MLPipeline, ServingSettings, TrainingSettings
 from mlpipeline_cdk.contract.outputs import STATE_MACHINE_ARN
 
 #: The training and serving code, packaged as the training job's source directory.
@@ -34,10 +34,9 @@ class MLPipelineStack(cdk.Stack):
             "Pipeline",
             source_dir=str(TRAINING_CODE_DIR),
             entry_point="mnist.py",
-            hyperparameters={"epochs": 6},
-            training_instance_count=2,
             name_prefix=name_prefix,
-            endpoint_name=endpoint_name,
+            training=TrainingSettings(hyperparameters={"epochs": 6}, instance_count=2),
+            serving=ServingSettings(endpoint_name=endpoint_name),
         )
         #: The stack's outputs by name, e.g. for a delivery pipeline's post-deployment steps.
         self.outputs = self.pipeline.add_outputs()

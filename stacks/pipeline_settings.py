@@ -165,57 +165,68 @@ class PipelineSettings:
         )
 
 
+_STAGES_SHAPE = "must be a non-empty list of {'name', 'account', 'region'} objects"
+
+
 def _stages(
     value: Any, *, account: str | None, region: str | None, problems: list[str]
 ) -> tuple[StageSettings, ...]:
-    if value is None or value == "":
-        value = [{"name": name} for name in DEFAULT_STAGE_NAMES]
-    elif isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as error:
-            problems.append(f"{STAGES}={value!r}: is not valid JSON ({error.msg})")
-            return ()
-    shape = "must be a non-empty list of {'name', 'account', 'region'} objects"
-    if not isinstance(value, list) or not value:
-        problems.append(f"{STAGES}={value!r}: {shape}")
-        return ()
-
+    items = _stage_items(value, problems)
     stages: list[StageSettings] = []
-    for index, item in enumerate(value):
-        where = f"{STAGES}[{index}]"
-        if not isinstance(item, dict):
-            problems.append(f"{where}={item!r}: {shape}")
-            continue
-        unknown = sorted(set(item) - _STAGE_KEYS)
-        if unknown:
-            problems.append(f"{where}: unknown keys {unknown}; allowed: name, account, region")
-        name = item.get("name")
-        if not isinstance(name, str) or not _STAGE_NAME.match(name):
-            problems.append(
-                f"{where}.name={name!r}: must be 1 to {STAGE_NAME_MAX} letters, digits and "
-                "hyphens, starting with a letter"
-            )
-        # Values left out default to the pipeline's, whose own problems are reported above.
-        stage_account = item.get("account", account)
-        if "account" in item and not (
-            isinstance(stage_account, str) and _ACCOUNT.match(stage_account)
-        ):
-            problems.append(f"{where}.account={stage_account!r}: must be a 12-digit account id")
-        stage_region = item.get("region", region)
-        if "region" in item and not (isinstance(stage_region, str) and _REGION.match(stage_region)):
-            problems.append(
-                f"{where}.region={stage_region!r}: must be an AWS region such as 'eu-west-1'"
-            )
-        if (
-            isinstance(name, str)
-            and isinstance(stage_account, str)
-            and isinstance(stage_region, str)
-        ):
-            stages.append(StageSettings(name=name, account=stage_account, region=stage_region))
+    for index, item in enumerate(items):
+        stage = _stage(
+            item, f"{STAGES}[{index}]", account=account, region=region, problems=problems
+        )
+        if stage is not None:
+            stages.append(stage)
 
     names = [stage.name for stage in stages]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         problems.append(f"{STAGES}: stage names must be unique; repeated: {duplicates}")
     return tuple(stages)
+
+
+def _stage_items(value: Any, problems: list[str]) -> list[Any]:
+    """The stage list, parsed from JSON when given as a string; [] after a problem."""
+    if value is None or value == "":
+        return [{"name": name} for name in DEFAULT_STAGE_NAMES]
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            problems.append(f"{STAGES}={value!r}: is not valid JSON ({error.msg})")
+            return []
+    if not isinstance(value, list) or not value:
+        problems.append(f"{STAGES}={value!r}: {_STAGES_SHAPE}")
+        return []
+    return value
+
+
+def _stage(
+    item: Any, where: str, *, account: str | None, region: str | None, problems: list[str]
+) -> StageSettings | None:
+    if not isinstance(item, dict):
+        problems.append(f"{where}={item!r}: {_STAGES_SHAPE}")
+        return None
+    unknown = sorted(set(item) - _STAGE_KEYS)
+    if unknown:
+        problems.append(f"{where}: unknown keys {unknown}; allowed: name, account, region")
+    name = item.get("name")
+    if not isinstance(name, str) or not _STAGE_NAME.match(name):
+        problems.append(
+            f"{where}.name={name!r}: must be 1 to {STAGE_NAME_MAX} letters, digits and "
+            "hyphens, starting with a letter"
+        )
+    # Values left out default to the pipeline's, whose own problems are reported above.
+    stage_account = item.get("account", account)
+    if "account" in item and not (isinstance(stage_account, str) and _ACCOUNT.match(stage_account)):
+        problems.append(f"{where}.account={stage_account!r}: must be a 12-digit account id")
+    stage_region = item.get("region", region)
+    if "region" in item and not (isinstance(stage_region, str) and _REGION.match(stage_region)):
+        problems.append(
+            f"{where}.region={stage_region!r}: must be an AWS region such as 'eu-west-1'"
+        )
+    if isinstance(name, str) and isinstance(stage_account, str) and isinstance(stage_region, str):
+        return StageSettings(name=name, account=stage_account, region=stage_region)
+    return None

@@ -69,7 +69,7 @@ def test_region_without_deep_learning_containers_fails_at_synth() -> None:
 
 
 def test_images_given_as_props_replace_the_defaults() -> None:
-    from mlpipeline_cdk import MLPipeline
+    from mlpipeline_cdk import MLPipeline, ServingSettings, TrainingSettings
 
     app = new_app()
     stack = cdk.Stack(app, "S", env=cdk.Environment(account="123456789012", region="xx-nowhere-1"))
@@ -78,8 +78,8 @@ def test_images_given_as_props_replace_the_defaults() -> None:
         "P",
         source_dir=str(ROOT / "training_code"),
         entry_point="mnist.py",
-        training_image=tasks.DockerImage.from_registry("example.com/train:1"),
-        inference_image=tasks.DockerImage.from_registry("example.com/serve:1"),
+        training=TrainingSettings(image=tasks.DockerImage.from_registry("example.com/train:1")),
+        serving=ServingSettings(image=tasks.DockerImage.from_registry("example.com/serve:1")),
     )
     template = app.synth().get_stack_by_name("S").template
     asl = render_definition(template)

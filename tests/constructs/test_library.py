@@ -16,11 +16,19 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 
-from mlpipeline_cdk import MLPipeline
+from mlpipeline_cdk import (
+    Hooks,
+    MLPipeline,
+    NetworkSettings,
+    NotificationSettings,
+    StorageSettings,
+)
+from mlpipeline_cdk.settings import GROUPS, readme_table
 from mlpipeline_cli.asl import render_definition
 
 from conftest import ROOT, new_app
@@ -77,8 +85,7 @@ def test_given_bucket_and_key_are_used_and_granted_not_duplicated() -> None:
             "P",
             source_dir=CODE,
             entry_point="mnist.py",
-            data_bucket=bucket,
-            encryption_key=key,
+            storage=StorageSettings(data_bucket=bucket, encryption_key=key),
         )
 
     template = _synth(build, nag=False)
@@ -107,7 +114,7 @@ def test_given_role_and_topic_are_used() -> None:
             source_dir=CODE,
             entry_point="mnist.py",
             sagemaker_role=role,
-            failure_topic=topic,
+            notifications=NotificationSettings(failure_topic=topic),
         )
 
     template = _synth(build)
@@ -119,35 +126,39 @@ def test_given_role_and_topic_are_used() -> None:
 
 
 @pytest.mark.parametrize(
-    ("resource_prop", "make"),
+    ("group", "resource_prop", "make"),
     [
-        ("data_bucket", lambda stack: s3.Bucket(stack, "B")),
-        ("artifacts_bucket", lambda stack: s3.Bucket(stack, "B")),
-        ("encryption_key", lambda stack: kms.Key(stack, "K")),
+        ("storage", "data_bucket", lambda stack: s3.Bucket(stack, "B")),
+        ("storage", "artifacts_bucket", lambda stack: s3.Bucket(stack, "B")),
+        ("storage", "encryption_key", lambda stack: kms.Key(stack, "K")),
+        ("notifications", "failure_topic", lambda stack: sns.Topic(stack, "T")),
     ],
 )
 def test_a_resource_and_props_for_creating_it_are_refused_together(
-    resource_prop: str, make: Any
+    group: str, resource_prop: str, make: Any
 ) -> None:
     stack = cdk.Stack(new_app(), "S")
-    kwargs = {resource_prop: make(stack), f"{resource_prop}_props": {"versioned": True}}
+    settings = {resource_prop: make(stack), f"{resource_prop}_props": {"versioned": True}}
+    kind = StorageSettings if group == "storage" else NotificationSettings
     with pytest.raises(
-        ValueError, match=f"{resource_prop}_props='given': give either {resource_prop}"
+        ValueError,
+        match=rf"{group}\.{resource_prop}_props='given': give either {group}\.{resource_prop}",
     ):
-        MLPipeline(stack, "P", source_dir=CODE, entry_point="mnist.py", **kwargs)
+        MLPipeline(stack, "P", source_dir=CODE, entry_point="mnist.py", **{group: kind(**settings)})
 
 
 def test_unknown_bucket_props_are_refused() -> None:
     stack = cdk.Stack(new_app(), "S")
     with pytest.raises(
-        ValueError, match=r"data_bucket_props\['versionned'\]=True: is not an s3.Bucket"
+        ValueError,
+        match=r"storage.data_bucket_props\['versionned'\]=True: is not an s3.Bucket",
     ):
         MLPipeline(
             stack,
             "P",
             source_dir=CODE,
             entry_point="mnist.py",
-            data_bucket_props={"versionned": True},
+            storage=StorageSettings(data_bucket_props={"versionned": True}),
         )
 
 
@@ -158,7 +169,7 @@ def test_bucket_props_are_laid_over_the_secure_defaults() -> None:
             "P",
             source_dir=CODE,
             entry_point="mnist.py",
-            data_bucket_props={"bucket_name": "team-training-data"},
+            storage=StorageSettings(data_bucket_props={"bucket_name": "team-training-data"}),
         )
 
     template = Template.from_json(_synth(build, nag=False))
@@ -174,13 +185,15 @@ def test_bucket_props_are_laid_over_the_secure_defaults() -> None:
 
 def test_vpc_options_need_a_vpc() -> None:
     stack = cdk.Stack(new_app(), "S")
-    with pytest.raises(ValueError, match=r"vpc_subnets=.*needs vpc"):
+    with pytest.raises(ValueError, match=r"network\.vpc_subnets=.*needs network\.vpc"):
         MLPipeline(
             stack,
             "P",
             source_dir=CODE,
             entry_point="mnist.py",
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            network=NetworkSettings(
+                vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+            ),
         )
 
 
@@ -202,9 +215,9 @@ def test_training_and_model_run_in_the_given_vpc_with_isolation_and_encryption()
             "P",
             source_dir=CODE,
             entry_point="mnist.py",
-            vpc=vpc,
-            enable_network_isolation=True,
-            encrypt_inter_container_traffic=True,
+            network=NetworkSettings(
+                vpc=vpc, enable_network_isolation=True, encrypt_inter_container_traffic=True
+            ),
         )
 
     template = _synth(build, nag=False)
@@ -236,8 +249,10 @@ def test_steps_before_training_and_after_evaluation_are_chained_in() -> None:
             "P",
             source_dir=CODE,
             entry_point="mnist.py",
-            before_training=lambda p: sfn.Pass(p, "ProcessData"),
-            after_evaluation=lambda p: sfn.Pass(p, "Approve"),
+            hooks=Hooks(
+                before_training=lambda context: sfn.Pass(context.scope, "ProcessData"),
+                after_evaluation=lambda context: sfn.Pass(context.scope, "Approve"),
+            ),
         )
 
     asl = render_definition(_synth(build))
@@ -257,7 +272,7 @@ def test_deployment_can_be_replaced_and_then_no_endpoint_exists() -> None:
                 "P",
                 source_dir=CODE,
                 entry_point="mnist.py",
-                deployment=lambda p: sfn.Pass(p, "BatchTransform"),
+                hooks=Hooks(deployment=lambda context: sfn.Pass(context.scope, "BatchTransform")),
             )
         )
 
@@ -420,6 +435,7 @@ LIBRARY_README = (ROOT / "constructs" / "README.md").read_text()
 
 def _table_names(heading: str) -> set[str]:
     section = LIBRARY_README.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    section = section.split("\n### ", 1)[0]
     names: set[str] = set()
     for line in section.splitlines():
         if line.startswith("| `"):
@@ -446,3 +462,23 @@ def test_every_attribute_in_the_readme_exists() -> None:
     assert documented
     for name in documented:
         assert hasattr(pipeline, name), name
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_each_settings_table_in_the_readme_is_generated_from_the_declarations(group: str) -> None:
+    start, end = f"<!-- settings:{group}:start -->\n", f"\n<!-- settings:{group}:end -->"
+    assert start in LIBRARY_README, group
+    shown = LIBRARY_README.split(start, 1)[1].split(end, 1)[0]
+    assert shown == readme_table(group)
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_every_setting_is_documented_once_with_its_type(group: str) -> None:
+    import dataclasses
+
+    kind = GROUPS[group]
+    assert kind.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    for spec in dataclasses.fields(kind):
+        assert spec.kw_only, spec.name
+        assert spec.metadata["doc"].strip(), spec.name
+        assert spec.type, spec.name

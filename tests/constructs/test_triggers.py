@@ -11,7 +11,7 @@ from aws_cdk import aws_events as events
 from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 
-from mlpipeline_cdk import MLPipeline
+from mlpipeline_cdk import MLPipeline, NotificationSettings, ServingSettings, TriggerSettings
 
 from conftest import ROOT, new_app
 
@@ -25,10 +25,12 @@ def template() -> dict[str, Any]:
         "Pipeline",
         source_dir=str(ROOT / "training_code"),
         entry_point="mnist.py",
-        schedule=events.Schedule.cron(minute="0", hour="3", week_day="MON"),
-        retrain_on_new_data=True,
-        notification_emails=["ml-team@example.com"],
-        delete_endpoint_with_stack=False,
+        triggers=TriggerSettings(
+            schedule=events.Schedule.cron(minute="0", hour="3", week_day="MON"),
+            retrain_on_new_data=True,
+        ),
+        notifications=NotificationSettings(emails=["ml-team@example.com"]),
+        serving=ServingSettings(delete_endpoint_with_stack=False),
     )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return dict(app.synth().get_stack_by_name("Triggered").template)

@@ -8,7 +8,13 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import Duration, Size
 
-from mlpipeline_cdk import MLPipeline
+from mlpipeline_cdk import (
+    MLPipeline,
+    NotificationSettings,
+    ServingSettings,
+    StorageSettings,
+    TrainingSettings,
+)
 
 from conftest import ROOT, new_app
 
@@ -21,53 +27,86 @@ def _create(**overrides: Any) -> MLPipeline:
     return MLPipeline(stack, "P", **props)
 
 
+T, SV, ST, NT = TrainingSettings, ServingSettings, StorageSettings, NotificationSettings
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"training_instance_count": 0}, "training_instance_count=0: must be a whole number"),
-        ({"inference_instance_count": -1}, "inference_instance_count=-1: must be a whole number"),
-        ({"training_instance_type": "m5.xlarge"}, "training_instance_type='m5.xlarge': must be"),
-        ({"inference_instance_type": "ml.m5"}, "inference_instance_type='ml.m5': must be"),
+        ({"training": T(instance_count=0)}, "training.instance_count=0: must be a whole number"),
+        ({"serving": SV(instance_count=-1)}, "serving.instance_count=-1: must be a whole number"),
+        (
+            {"training": T(instance_type="m5.xlarge")},
+            "training.instance_type='m5.xlarge': must be",
+        ),
+        ({"serving": SV(instance_type="ml.m5")}, "serving.instance_type='ml.m5': must be"),
         ({"name_prefix": "a" * 27}, f"name_prefix='{'a' * 27}': must be 1 to 26 characters"),
         ({"name_prefix": "My_Prefix"}, "name_prefix='My_Prefix': must be 1 to 26 characters"),
         ({"name_prefix": "trailing-"}, "name_prefix='trailing-'"),
-        ({"endpoint_name": "e" * 64}, "endpoint_name='eeee"),
-        ({"endpoint_name": "under_score"}, "endpoint_name='under_score': must be 1 to 63"),
-        ({"endpoint_name": "Mixed-Case"}, "endpoint_name='Mixed-Case': must be 1 to 63"),
-        ({"data_prefix": "data/*/"}, "data_prefix='data/*/': must be a key prefix"),
-        ({"accuracy_threshold": 1.5}, "accuracy_threshold=1.5: must be a number from 0 to 1"),
-        ({"accuracy_threshold": True}, "accuracy_threshold=True: must be a number from 0 to 1"),
-        ({"notification_emails": ["ops"]}, "notification_emails='ops': must be an e-mail"),
+        ({"serving": SV(endpoint_name="e" * 64)}, "serving.endpoint_name='eeee"),
         (
-            {"endpoint_poll_interval": Duration.hours(2)},
-            "endpoint_poll_interval='7200 s': must be 1 second to 1 hour",
+            {"serving": SV(endpoint_name="under_score")},
+            "serving.endpoint_name='under_score': must be 1 to 63",
         ),
         (
-            {"deploy_timeout": Duration.seconds(10)},
-            "deploy_timeout='10 s': must be at least endpoint_poll_interval",
+            {"serving": SV(endpoint_name="Mixed-Case")},
+            "serving.endpoint_name='Mixed-Case': must be 1 to 63",
         ),
-        ({"data_prefix": "/abs/"}, "data_prefix='/abs/': must be a key prefix"),
+        ({"storage": ST(data_prefix="data/*/")}, "storage.data_prefix='data/*/': must be a key"),
+        (
+            {"training": T(accuracy_threshold=1.5)},
+            "training.accuracy_threshold=1.5: must be a number from 0 to 1",
+        ),
+        (
+            {"training": T(accuracy_threshold=True)},
+            "training.accuracy_threshold=True: must be a number from 0 to 1",
+        ),
+        ({"notifications": NT(emails=["ops"])}, "notifications.emails=['ops']: must be e-mail"),
+        (
+            {"serving": SV(poll_interval=Duration.hours(2))},
+            "serving.poll_interval='7200 s': must be 1 second to 1 hour",
+        ),
+        (
+            {"serving": SV(deploy_timeout=Duration.seconds(10))},
+            "serving.deploy_timeout='10 s': must be at least serving.poll_interval",
+        ),
+        ({"storage": ST(data_prefix="/abs/")}, "storage.data_prefix='/abs/': must be a key prefix"),
         ({"source_dir": "/no/such/dir"}, "source_dir='/no/such/dir': must be an existing"),
         ({"entry_point": "missing.py"}, "entry_point='missing.py': no such file in source_dir"),
         ({"entry_point": "mnist.sh"}, "entry_point='mnist.sh': must be a relative path to a .py"),
         ({"entry_point": "../app.py"}, "entry_point='../app.py': must be a relative path"),
         (
-            {"training_volume_size": Size.gibibytes(0)},
-            "training_volume_size='0 GiB': must be 1 to 16384 GiB",
-        ),
-        ({"max_runtime": Duration.days(29)}, "max_runtime='2505600 s': must be 1 second"),
-        (
-            {"hyperparameters": {"sagemaker_program": "x.py"}},
-            "hyperparameters='sagemaker_program': keys starting with 'sagemaker_' are reserved",
+            {"training": T(volume_size=Size.gibibytes(0))},
+            "training.volume_size='0 GiB': must be 1 to 16384 GiB",
         ),
         (
-            {"hyperparameters": {"epochs": [1, 2]}},
-            "hyperparameters['epochs']=[1, 2]: must be a str, int, float or bool",
+            {"training": T(max_runtime=Duration.days(29))},
+            "training.max_runtime='2505600 s': must be 1 second",
         ),
         (
-            {"hyperparameters": {"note": "x" * 2501}},
-            "hyperparameters['note']=",
+            {"training": T(hyperparameters={"sagemaker_program": "x.py"})},
+            "training.hyperparameters='sagemaker_program': keys starting with 'sagemaker_' are "
+            "reserved",
         ),
+        (
+            {"training": T(hyperparameters={"epochs": [1, 2]})},
+            "training.hyperparameters['epochs']=[1, 2]: must be a str, int, float or bool",
+        ),
+        (
+            {"training": T(hyperparameters={"note": "x" * 2501})},
+            "training.hyperparameters['note']=",
+        ),
+        # Wrong types are named with the group and the setting.
+        ({"training": T(instance_count="2")}, "training.instance_count='2': must be a int"),
+        (
+            {"serving": SV(poll_interval=30)},  # type: ignore[arg-type]
+            "serving.poll_interval=30: must be a Duration",
+        ),
+        (
+            {"training": {"instance_count": 2}},
+            "training={'instance_count': 2}: must be a TrainingSettings",
+        ),
+        ({"triggers": T()}, "triggers=TrainingSettings("),
     ],
 )
 def test_invalid_prop_is_named_with_value_and_what_is_allowed(
@@ -80,19 +119,21 @@ def test_invalid_prop_is_named_with_value_and_what_is_allowed(
 
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(ValueError) as error:
-        _create(training_instance_count=0, name_prefix="BAD", endpoint_name="-x-")
+        _create(training=T(instance_count=0), name_prefix="BAD", serving=SV(endpoint_name="-x-"))
     lines = [line for line in str(error.value).splitlines() if line.startswith("  - ")]
     assert [line.split("=")[0] for line in lines] == [
+        "  - training.instance_count",
+        "  - serving.endpoint_name",
         "  - name_prefix",
-        "  - endpoint_name",
-        "  - training_instance_count",
     ]
 
 
 def test_nothing_is_created_when_props_are_invalid() -> None:
     stack = cdk.Stack(new_app(), "S")
     with pytest.raises(ValueError):
-        MLPipeline(stack, "P", source_dir=CODE, entry_point="mnist.py", training_instance_count=0)
+        MLPipeline(
+            stack, "P", source_dir=CODE, entry_point="mnist.py", training=T(instance_count=0)
+        )
     pipeline = stack.node.try_find_child("P")
     assert pipeline is not None
     assert pipeline.node.children == []
@@ -107,8 +148,8 @@ def test_unresolved_tokens_are_not_validated() -> None:
         "P",
         source_dir=CODE,
         entry_point="mnist.py",
-        endpoint_name=parameter.value_as_string,
-        training_instance_count=count.value_as_number,
+        serving=SV(endpoint_name=parameter.value_as_string),
+        training=T(instance_count=count.value_as_number),
     )
     assert cdk.Token.is_unresolved(pipeline.endpoint_name)
 
@@ -116,9 +157,11 @@ def test_unresolved_tokens_are_not_validated() -> None:
 def test_valid_edge_values_are_accepted() -> None:
     pipeline = _create(
         name_prefix="a" * 26,
-        endpoint_name="e" * 63,
-        training_volume_size=Size.gibibytes(16384),
-        max_runtime=Duration.days(28),
-        hyperparameters={"lr": 0.01, "amp": True, "backend": "gloo"},
+        serving=SV(endpoint_name="e" * 63),
+        training=T(
+            volume_size=Size.gibibytes(16384),
+            max_runtime=Duration.days(28),
+            hyperparameters={"lr": 0.01, "amp": True, "backend": "gloo"},
+        ),
     )
     assert pipeline.name_prefix == "a" * 26

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from . import defaults as defaults
     from . import nag as nag
+    from . import settings as settings
     from . import steps as steps
     from .contract.script import ACCURACY_METRIC as ACCURACY_METRIC
     from .contract.script import METRIC_DEFINITIONS as METRIC_DEFINITIONS
@@ -20,6 +21,14 @@ if TYPE_CHECKING:
     from .dlc_images import dlc_image as dlc_image
     from .ml_pipeline import MLPipeline as MLPipeline
     from .ml_pipeline import StepFactory as StepFactory
+    from .settings import HookContext as HookContext
+    from .settings import Hooks as Hooks
+    from .settings import NetworkSettings as NetworkSettings
+    from .settings import NotificationSettings as NotificationSettings
+    from .settings import ServingSettings as ServingSettings
+    from .settings import StorageSettings as StorageSettings
+    from .settings import TrainingSettings as TrainingSettings
+    from .settings import TriggerSettings as TriggerSettings
     from .source_asset import build_source_archive as build_source_archive
     from .source_asset import source_dir_asset as source_dir_asset
     from .steps import RUN_INPUT_KEYS as RUN_INPUT_KEYS
@@ -38,6 +47,14 @@ _WHERE: dict[str, str] = {
     "DeployToEndpoint": ".steps",
     "EvaluateModel": ".steps",
     "FailureHandler": ".steps",
+    "HookContext": ".settings",
+    "Hooks": ".settings",
+    "NetworkSettings": ".settings",
+    "NotificationSettings": ".settings",
+    "ServingSettings": ".settings",
+    "StorageSettings": ".settings",
+    "TrainingSettings": ".settings",
+    "TriggerSettings": ".settings",
     "MLPipeline": ".ml_pipeline",
     "PrepareRun": ".steps",
     "RunDefaults": ".steps",
@@ -48,7 +65,7 @@ _WHERE: dict[str, str] = {
     "dlc_image": ".dlc_images",
     "source_dir_asset": ".source_asset",
 }
-_SUBMODULES = frozenset({"defaults", "nag", "steps"})
+_SUBMODULES = frozenset({"defaults", "nag", "settings", "steps"})
 
 __all__ = sorted([*_WHERE, *_SUBMODULES])
 __version__ = "0.1.0"

@@ -14,46 +14,53 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from mlpipeline_cdk import MLPipeline
+from mlpipeline_cdk import (
+    HookContext,
+    Hooks,
+    MLPipeline,
+    ServingSettings,
+    StorageSettings,
+    TrainingSettings,
+)
 
 TRAINING_CODE = Path(__file__).resolve().parents[3] / "training_code"
 
 
-def check_training_data(pipeline: MLPipeline) -> sfn.IChainable:
+def check_training_data(context: HookContext) -> sfn.IChainable:
     """Fail early, with a clear error, when the data prefix holds no objects."""
     listing = tasks.CallAwsService(
-        pipeline,
+        context.scope,
         "ListTrainingData",
         service="s3",
         action="listObjectsV2",
         parameters={
-            "Bucket": pipeline.data_bucket.bucket_name,
-            "Prefix": pipeline.data_prefix,
+            "Bucket": context.data_bucket.bucket_name,
+            "Prefix": context.data_prefix,
             "MaxKeys": 1,
         },
-        iam_resources=[pipeline.data_bucket.bucket_arn],
+        iam_resources=[context.data_bucket.bucket_arn],
         iam_action="s3:ListBucket",
         result_selector={"count": sfn.JsonPath.number_at("$.KeyCount")},
         result_path="$.dataCheck",
     )
-    pipeline.failure.catch(listing)
-    has_data = sfn.Choice(pipeline, "HasTrainingData")
-    empty = pipeline.failure.reject(
-        pipeline,
+    context.failure.catch(listing)
+    has_data = sfn.Choice(context.scope, "HasTrainingData")
+    empty = context.failure.reject(
+        context.scope,
         "NoTrainingData",
         error="NoTrainingData",
-        cause=f"no objects under {pipeline.data_prefix} in the data bucket",
+        cause=f"no objects under {context.data_prefix} in the data bucket",
     )
-    found = sfn.Pass(pipeline, "TrainingDataFound")
+    found = sfn.Pass(context.scope, "TrainingDataFound")
     has_data.when(sfn.Condition.number_equals("$.dataCheck.count", 0), empty).otherwise(found)
     listing.next(has_data)
     return sfn.Chain.custom(listing, [found], found)
 
 
-def record_model(pipeline: MLPipeline) -> sfn.IChainable:
+def record_model(context: HookContext) -> sfn.IChainable:
     """Write a small model record next to the artifacts before the model is deployed."""
     compose = sfn.Pass(
-        pipeline,
+        context.scope,
         "ComposeModelRecord",
         parameters={
             "trainingJob": sfn.JsonPath.string_at("$.training.jobName"),
@@ -63,23 +70,23 @@ def record_model(pipeline: MLPipeline) -> sfn.IChainable:
         result_path="$.modelRecord",
     )
     record = tasks.CallAwsService(
-        pipeline,
+        context.scope,
         "RecordModel",
         service="s3",
         action="putObject",
         parameters={
-            "Bucket": pipeline.artifacts_bucket.bucket_name,
+            "Bucket": context.artifacts_bucket.bucket_name,
             "Key": sfn.JsonPath.format(
                 "registry/{}.json", sfn.JsonPath.string_at("$.training.jobName")
             ),
             "Body": sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.modelRecord")),
             "ContentType": "application/json",
         },
-        iam_resources=[pipeline.artifacts_bucket.arn_for_objects("registry/*")],
+        iam_resources=[context.artifacts_bucket.arn_for_objects("registry/*")],
         iam_action="s3:PutObject",
         result_path=sfn.JsonPath.DISCARD,
     )
-    pipeline.failure.catch(record)
+    context.failure.catch(record)
     return sfn.Chain.start(compose).next(record)
 
 
@@ -116,15 +123,12 @@ class TeamPipelineStack(cdk.Stack):
             source_dir=str(TRAINING_CODE),
             entry_point="mnist.py",
             name_prefix="team-mnist",
-            data_bucket=data,
-            data_prefix="digits/",
-            encryption_key=key,
-            hyperparameters={"epochs": 1},
-            accuracy_threshold=0.5,
-            endpoint_poll_interval=cdk.Duration.seconds(1),
-            deploy_timeout=cdk.Duration.minutes(2),
-            before_training=check_training_data,
-            after_evaluation=record_model,
+            storage=StorageSettings(data_bucket=data, data_prefix="digits/", encryption_key=key),
+            training=TrainingSettings(hyperparameters={"epochs": 1}, accuracy_threshold=0.5),
+            serving=ServingSettings(
+                poll_interval=cdk.Duration.seconds(1), deploy_timeout=cdk.Duration.minutes(2)
+            ),
+            hooks=Hooks(before_training=check_training_data, after_evaluation=record_model),
         )
         runner = iam.Role(
             self, "Scheduler", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com")

@@ -6,11 +6,14 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 import aws_cdk as cdk
-from aws_cdk import Duration
+import jsii
+from aws_cdk import Duration, Size
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from .failure import FailureHandler, with_defaults
@@ -38,11 +41,14 @@ def add_sagemaker_retry(state: sfn.TaskStateBase | sfn.CustomState) -> None:
     )
 
 
+@jsii.implements(tasks.ISageMakerTask)
 class TrainModel(sfn.StateMachineFragment):
     """Runs one training job from ``$.config`` and ``$.run`` and waits for it to end.
 
-    With ``subnet_ids`` and ``security_group_ids`` the job runs in that VPC; network isolation
-    and inter-container traffic encryption are off unless asked for.
+    With ``vpc`` the job runs in the ``subnet_selection`` subnets of it (default: its private
+    subnets) with ``security_groups``; network isolation and inter-container traffic encryption
+    are off unless asked for. ``role`` is granted pulls of ``training_image`` (the fragment is
+    the image's user, as a CDK SageMaker task would be).
 
     Written as the raw ``createTrainingJob.sync`` task, because it takes per-run values the CDK
     task cannot (instance type and count, data URI, spot capacity with checkpoints) — so its IAM is
@@ -60,14 +66,15 @@ class TrainModel(sfn.StateMachineFragment):
         *,
         name_prefix: str,
         role: iam.IRole,
-        training_image_uri: str,
+        training_image: tasks.DockerImage,
         metric_definitions: Sequence[Mapping[str, str]],
         artifacts_bucket: s3.IBucket,
         encryption_key: kms.IKey,
-        volume_size_gib: int,
+        volume_size: Size,
         failure: FailureHandler,
-        subnet_ids: Sequence[str] = (),
-        security_group_ids: Sequence[str] = (),
+        vpc: ec2.IVpc | None = None,
+        subnet_selection: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] = (),
         enable_network_isolation: bool = False,
         encrypt_inter_container_traffic: bool = False,
         state_machine_role: iam.IGrantable | None = None,
@@ -77,6 +84,7 @@ class TrainModel(sfn.StateMachineFragment):
         self.role = role
         self._failure = failure
         stack = cdk.Stack.of(self)
+        training_image_uri = training_image.bind(self).image_uri
         self.train = sfn.CustomState(
             self,
             "Train",
@@ -112,7 +120,7 @@ class TrainModel(sfn.StateMachineFragment):
                     "ResourceConfig": {
                         "InstanceType.$": "$.config.trainingInstanceType",
                         "InstanceCount.$": "$.config.trainingInstanceCount",
-                        "VolumeSizeInGB": volume_size_gib,
+                        "VolumeSizeInGB": int(volume_size.to_gibibytes()),
                         "VolumeKmsKeyId": encryption_key.key_arn,
                     },
                     "StoppingCondition.$": "$.run.stoppingCondition",
@@ -125,8 +133,8 @@ class TrainModel(sfn.StateMachineFragment):
                     },
                     "Tags": [{"Key": "mlpipeline:execution", "Value.$": "$$.Execution.Id"}],
                     **_optional_parameters(
-                        subnet_ids=subnet_ids,
-                        security_group_ids=security_group_ids,
+                        subnet_ids=_subnet_ids(vpc, subnet_selection),
+                        security_group_ids=[g.security_group_id for g in security_groups],
                         enable_network_isolation=enable_network_isolation,
                         encrypt_inter_container_traffic=encrypt_inter_container_traffic,
                     ),
@@ -227,6 +235,11 @@ class TrainModel(sfn.StateMachineFragment):
         )
 
     @property
+    def grant_principal(self) -> iam.IPrincipal:
+        """The training role: what the job itself may do (e.g. pull the training image)."""
+        return self.role.grant_principal
+
+    @property
     def start_state(self) -> sfn.State:
         return self.train
 
@@ -253,3 +266,17 @@ def _optional_parameters(
     if encrypt_inter_container_traffic:
         parameters["EnableInterContainerTrafficEncryption"] = True
     return parameters
+
+
+def _subnet_ids(vpc: ec2.IVpc | None, selection: ec2.SubnetSelection | None) -> list[str]:
+    if vpc is None:
+        return []
+    chosen = selection or ec2.SubnetSelection()
+    return vpc.select_subnets(
+        availability_zones=chosen.availability_zones,
+        one_per_az=chosen.one_per_az,
+        subnet_filters=chosen.subnet_filters,
+        subnet_group_name=chosen.subnet_group_name,
+        subnets=chosen.subnets,
+        subnet_type=chosen.subnet_type,
+    ).subnet_ids

@@ -1,0 +1,94 @@
+"""The cdk-nag findings the pipeline acknowledges, each with its reason, on its own resource."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aws_cdk as cdk
+
+from .nag import acknowledge, finding_resource, policies_of
+from .steps.training import CHECKPOINTS_PREFIX as _CHECKPOINTS_PREFIX
+from .steps.training import MODELS_PREFIX as _MODELS_PREFIX
+
+if TYPE_CHECKING:
+    from .ml_pipeline import MLPipeline
+
+
+def acknowledge_findings(pipeline: MLPipeline) -> None:
+    """cdk-nag findings that are acknowledged, each with its reason, on its own resource."""
+    data = finding_resource(pipeline, pipeline.data_bucket.bucket_arn)
+    artifacts = finding_resource(pipeline, pipeline.artifacts_bucket.bucket_arn)
+    stack = cdk.Stack.of(pipeline)
+    # Written from the same ARNs as the policies, so they match whether the stack's account
+    # and region are known at synth time or not.
+    logs_arn = finding_resource(
+        pipeline,
+        stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        ),
+    ).removesuffix(":/aws/sagemaker/*")
+    no_resource_level = [
+        "ecr:GetAuthorizationToken has no resource-level permissions",
+        "cloudwatch:PutMetricData has none either (limited here by a cloudwatch:namespace "
+        "condition to /aws/sagemaker/*)",
+    ]
+    if pipeline.vpc is not None:
+        no_resource_level.append(
+            "the EC2 Describe calls SageMaker makes to attach to the VPC have none, and "
+            "network interface changes are limited to the VPC by an ec2:Vpc condition"
+        )
+    sagemaker_findings = {
+        "Action::s3:GetObject*": "Read-only object actions (GetObject, GetObjectVersion, "
+        "...) as granted by Bucket.grant_read, limited to the data prefix and models prefix",
+        "Action::s3:GetBucket*": "Read-only bucket metadata (location, versioning) that "
+        "SageMaker reads before downloading a channel; limited to the two pipeline buckets",
+        "Action::s3:List*": "SageMaker lists the training-data prefix to download the channel "
+        "(S3Prefix) and the model prefix; limited to the two pipeline buckets",
+        "Action::s3:Abort*": "s3:AbortMultipartUpload, so an interrupted upload of model "
+        "artifacts can be cleaned up; limited to the models prefix",
+        "Action::kms:GenerateDataKey*": "Encrypting model artifacts, checkpoints and training "
+        "volumes needs data keys of the pipeline key; limited to that one key",
+        "Action::kms:ReEncrypt*": "Part of Key.grant_encrypt_decrypt on the pipeline key; "
+        "limited to that one key",
+        f"Resource::{data}/{pipeline.data_prefix}*": "Training jobs read every object under the "
+        "training-data prefix; object names are the data set's",
+        f"Resource::{artifacts}/{_MODELS_PREFIX}*": "Each training job writes under "
+        "models/<job name>/, and job names are generated per execution",
+        f"Resource::{artifacts}/{_CHECKPOINTS_PREFIX}*": "Training jobs sync their "
+        "checkpoints under checkpoints/<execution name>/, one folder per run",
+        f"Resource::{logs_arn}:/aws/sagemaker/*": "SageMaker writes to "
+        "/aws/sagemaker/TrainingJobs and /aws/sagemaker/Endpoints/<endpoint name>, created "
+        "on first use",
+        f"Resource::{logs_arn}:/aws/sagemaker/*:log-stream:*": "One log stream per training "
+        "instance or endpoint instance, named by SageMaker at run time",
+        "Resource::*": "; ".join(no_resource_level),
+    }
+    for policy in policies_of(pipeline.sagemaker_role):
+        for finding, reason in sagemaker_findings.items():
+            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+
+    sagemaker_arn = finding_resource(
+        pipeline, stack.format_arn(service="sagemaker", resource="x", resource_name="y")
+    ).removesuffix(":x/y")
+    state_machine_findings = {
+        f"Resource::{sagemaker_arn}:training-job/{pipeline.name_prefix}-*": "Training job names "
+        "are generated per attempt as <name_prefix>-<uuid>; limited to that prefix",
+        "Resource::*": "X-Ray trace submission, CloudWatch Logs log delivery and "
+        "sagemaker:ListTags have no resource-level permissions",
+    }
+    if pipeline.deployment is not None:
+        state_machine_findings.update(
+            {
+                f"Resource::{sagemaker_arn}:model/*": "Model names are generated per "
+                "execution (<name_prefix>-<uuid>); policy written by the CDK SageMaker task",
+                f"Resource::{sagemaker_arn}:endpoint-config/*": "Endpoint configuration "
+                "names are generated per execution (<name_prefix>-<uuid>); policy written "
+                "by the CDK SageMaker task",
+            }
+        )
+    for policy in policies_of(pipeline.state_machine.role):
+        for finding, reason in state_machine_findings.items():
+            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)

@@ -1,0 +1,86 @@
+"""The checks declared beside MLPipeline's settings: each takes a value and says what is allowed,
+or returns None when the value is fine. Unresolved tokens are not checked."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Final
+
+from aws_cdk import Duration, Size
+
+from ._validation import is_token
+
+#: SageMaker names: at most 63 characters of ``[a-zA-Z0-9](-*[a-zA-Z0-9])*``.
+SAGEMAKER_NAME_MAX: Final = 63
+_LOWER_NAME = re.compile(r"^[a-z0-9](-*[a-z0-9])*$")
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9-]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_MAX_VOLUME_GIB: Final = 16384
+_MAX_RUNTIME: Final = Duration.days(28)
+
+
+# --- checks: value -> what is allowed, or None ------------------------------------------------
+
+
+def check_instance_type(value: str) -> str | None:
+    if is_token(value) or _INSTANCE_TYPE.match(value):
+        return None
+    return "must be a SageMaker instance type such as 'ml.m5.xlarge'"
+
+
+def check_count(value: int) -> str | None:
+    if is_token(value) or (not isinstance(value, bool) and value >= 1):
+        return None
+    return "must be a whole number of at least 1"
+
+
+def check_volume(value: Size | None) -> str | None:
+    if value is None or value.is_unresolved() or 1 <= value.to_gibibytes() <= _MAX_VOLUME_GIB:
+        return None
+    return f"must be 1 to {_MAX_VOLUME_GIB} GiB"
+
+
+def check_runtime(value: Duration | None) -> str | None:
+    if value is None or value.is_unresolved():
+        return None
+    if 1 <= value.to_seconds() <= _MAX_RUNTIME.to_seconds():
+        return None
+    return "must be 1 second to 28 days"
+
+
+def check_fraction(value: float) -> str | None:
+    if not isinstance(value, bool) and 0 <= value <= 1:
+        return None
+    return "must be a number from 0 to 1"
+
+
+def check_endpoint_name(value: str | None) -> str | None:
+    if value is None or is_token(value):
+        return None
+    if _LOWER_NAME.match(value) and len(value) <= SAGEMAKER_NAME_MAX:
+        return None
+    return (
+        f"must be 1 to {SAGEMAKER_NAME_MAX} characters of lowercase letters, digits and "
+        "hyphens, starting and ending with a letter or digit (SageMaker writes names in "
+        "lowercase in ARNs, which the pipeline's IAM policies name)"
+    )
+
+
+def check_poll_interval(value: Duration) -> str | None:
+    if value.is_unresolved() or 1 <= value.to_seconds() <= 3600:
+        return None
+    return "must be 1 second to 1 hour"
+
+
+def check_data_prefix(value: str) -> str | None:
+    if is_token(value) or not (
+        value.startswith("/") or ".." in value or any(c in value for c in "*?\\")
+    ):
+        return None
+    return "must be a key prefix without a leading '/', '..', '*', '?' or '\\'"
+
+
+def check_emails(value: Sequence[str]) -> str | None:
+    wrong = [a for a in value if not is_token(a) and not _EMAIL.match(a)]
+    return f"must be e-mail addresses ({', '.join(map(repr, wrong))} are not)" if wrong else None
