@@ -156,3 +156,35 @@ def explain_aws_error(exc: BaseException) -> str | None:
     if isinstance(exc, (bce.BotoCoreError, Boto3Error)):
         return str(exc)
     return None
+
+
+#: What an AWS error a command expects means, in one line: ``(error code, request field)`` to a
+#: message formatted with the request's fields. The field tells apart codes that several
+#: operations answer with (``InvalidArn`` of an execution or of a state machine). Errors not in
+#: this table are explained by :func:`explain_aws_error`.
+EXPECTED_ERRORS: Final[dict[tuple[str, str], str]] = {
+    ("StateMachineDoesNotExist", "stateMachineArn"): "state machine {stateMachineArn} does not exist",
+    ("InvalidArn", "stateMachineArn"): "{stateMachineArn} is not a valid state machine ARN",
+    ("ExecutionDoesNotExist", "executionArn"): (
+        "execution {executionArn} not found (list them with: mlpipeline list)"
+    ),
+    ("InvalidArn", "executionArn"): "{executionArn} is not a valid execution ARN",
+    ("ExecutionAlreadyExists", "name"): (
+        "an execution named {name} already exists; choose another --name"
+    ),
+    ("InvalidName", "name"): (
+        "{name!r} is not a valid execution name: up to 80 letters, digits, - and _"
+    ),
+}
+
+
+def call(client: Any, method: str, **request: Any) -> Any:
+    """``client.method(**request)``, with the errors of :data:`EXPECTED_ERRORS` as CliError."""
+    try:
+        return getattr(client, method)(**request)
+    except Exception as exc:
+        code = error_code(exc) if is_client_error(exc) else ""
+        for (expected, field), message in EXPECTED_ERRORS.items():
+            if code == expected and field in request:
+                raise CliError(message.format(**request)) from exc
+        raise
