@@ -163,7 +163,10 @@ def explain_aws_error(exc: BaseException) -> str | None:
 #: operations answer with (``InvalidArn`` of an execution or of a state machine). Errors not in
 #: this table are explained by :func:`explain_aws_error`.
 EXPECTED_ERRORS: Final[dict[tuple[str, str], str]] = {
-    ("StateMachineDoesNotExist", "stateMachineArn"): "state machine {stateMachineArn} does not exist",
+    (
+        "StateMachineDoesNotExist",
+        "stateMachineArn",
+    ): "state machine {stateMachineArn} does not exist",
     ("InvalidArn", "stateMachineArn"): "{stateMachineArn} is not a valid state machine ARN",
     ("ExecutionDoesNotExist", "executionArn"): (
         "execution {executionArn} not found (list them with: mlpipeline list)"

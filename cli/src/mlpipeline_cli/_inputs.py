@@ -71,7 +71,9 @@ def read_array(path: Path, reader: Reader | None) -> npt.NDArray[Any]:
             raise CliError(text if path.name in text else f"{path}: {text}") from exc
     array = np.asarray(value)
     if array.ndim == 0 or array.dtype.kind not in "biuf":
-        raise CliError(f"{path}: expected a batch of numbers (an array or a list), got {value!r:.60}")
+        raise CliError(
+            f"{path}: expected a batch of numbers (an array or a list), got {value!r:.60}"
+        )
     return array
 
 
@@ -90,7 +92,8 @@ def _read_built_in(path: Path, suffix: str) -> Any:
 
 def load_inputs(paths: list[Path], reader: Reader | None) -> Inputs:
     """Every file's inputs, in order, joined along the first axis."""
-    arrays, sources = [], []
+    arrays: list[npt.NDArray[Any]] = []
+    sources: list[str] = []
     for path in paths:
         array = read_array(path, reader)
         if len(array) == 0:

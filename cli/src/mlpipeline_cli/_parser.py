@@ -351,5 +351,3 @@ def _add_definition_options(parser: argparse.ArgumentParser) -> None:
         help="with --template: the account id of the stand-in ARNs (default: 123456789012); "
         "--region sets their region (default: us-east-1)",
     )
-
-
