@@ -141,21 +141,25 @@ def explain_aws_error(exc: BaseException) -> str | None:
     if isinstance(exc, bce.EndpointConnectionError):
         return f"cannot reach AWS: {exc}"
     if isinstance(exc, bce.ClientError):
-        code, message = error_code(exc), error_message(exc)
-        operation = getattr(exc, "operation_name", "the request")
-        if code in THROTTLING_CODES:
-            return (
-                f"AWS throttled {operation} ({code}) even after retries; wait a minute and try "
-                "again, or poll less often (--interval)"
-            )
-        if code in _CREDENTIAL_CODES:
-            return f"AWS refused the credentials ({code}): {message}"
-        if code in _ACCESS_CODES:
-            return f"access denied to {operation}: {message}"
-        return f"{operation} failed: {code}: {message}"
+        return _explain_client_error(exc)
     if isinstance(exc, (bce.BotoCoreError, Boto3Error)):
         return str(exc)
     return None
+
+
+def _explain_client_error(exc: BaseException) -> str:
+    code, message = error_code(exc), error_message(exc)
+    operation = getattr(exc, "operation_name", "the request")
+    if code in THROTTLING_CODES:
+        return (
+            f"AWS throttled {operation} ({code}) even after retries; wait a minute and try "
+            "again, or poll less often (--interval)"
+        )
+    if code in _CREDENTIAL_CODES:
+        return f"AWS refused the credentials ({code}): {message}"
+    if code in _ACCESS_CODES:
+        return f"access denied to {operation}: {message}"
+    return f"{operation} failed: {code}: {message}"
 
 
 #: What an AWS error a command expects means, in one line: ``(error code, request field)`` to a
