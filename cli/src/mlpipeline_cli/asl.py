@@ -12,9 +12,22 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+#: The ARN a resource's stand-in name gives, by resource type (the rest: service:region:account).
+_ARN_PATTERNS: Final = {
+    "AWS::S3::Bucket": "arn:{partition}:s3:::{lowered}",
+    "AWS::IAM::Role": "arn:{partition}:iam::{account}:role/{name}",
+    "AWS::StepFunctions::StateMachine": (
+        "arn:{partition}:states:{region}:{account}:stateMachine:{name}"
+    ),
+    "AWS::SNS::Topic": "arn:{partition}:sns:{region}:{account}:{name}",
+    "AWS::KMS::Key": "arn:{partition}:kms:{region}:{account}:key/{lowered}",
+    "AWS::Lambda::Function": "arn:{partition}:lambda:{region}:{account}:function:{name}",
+}
 
 
 @dataclass(frozen=True)
@@ -92,19 +105,17 @@ class TemplateResolver:
         env = self._env
         service = resource_type.split("::")[1].lower()
         lowered = name.lower()
-        if resource_type == "AWS::S3::Bucket":
-            return f"arn:{env.partition}:s3:::{lowered}"
-        if resource_type == "AWS::IAM::Role":
-            return f"arn:{env.partition}:iam::{env.account}:role/{name}"
-        if resource_type == "AWS::StepFunctions::StateMachine":
-            return f"arn:{env.partition}:states:{env.region}:{env.account}:stateMachine:{name}"
-        if resource_type == "AWS::SNS::Topic":
-            return f"arn:{env.partition}:sns:{env.region}:{env.account}:{name}"
-        if resource_type == "AWS::KMS::Key":
-            return f"arn:{env.partition}:kms:{env.region}:{env.account}:key/{lowered}"
-        if resource_type == "AWS::Lambda::Function":
-            return f"arn:{env.partition}:lambda:{env.region}:{env.account}:function:{name}"
-        return f"arn:{env.partition}:{service}:{env.region}:{env.account}:{lowered}"
+        pattern = _ARN_PATTERNS.get(
+            resource_type, "arn:{partition}:{service}:{region}:{account}:{lowered}"
+        )
+        return pattern.format(
+            partition=env.partition,
+            service=service,
+            region=env.region,
+            account=env.account,
+            name=name,
+            lowered=lowered,
+        )
 
     def resolve(self, value: Any) -> Any:
         """``value`` with every intrinsic function replaced by what it evaluates to."""
