@@ -9,7 +9,7 @@ from typing import Any
 
 from mlpipeline_cdk.contract import run_input as run_input_contract
 
-from .._aws import CliError
+from .._aws import EXPECTED_ERRORS, CliError
 from .._context import EXIT_INTERRUPTED, EXIT_NOT_SUCCEEDED, PROG, Context, print_json
 from .._history import as_datetime, iso
 
@@ -51,6 +51,8 @@ def cmd_run(context: Context) -> int:
         return 0
     request = {"stateMachineArn": state_machine, "input": json.dumps(document)}
     if args.name:
+        if not run_input_contract.is_valid_execution_name(args.name):
+            raise CliError(EXPECTED_ERRORS["InvalidName", "name"].format(name=args.name))
         request["name"] = args.name
     started = context.call("stepfunctions", "start_execution", **request)
     execution_arn = str(started["executionArn"])
