@@ -28,7 +28,7 @@ from types import ModuleType
 import torch
 import torch.nn.functional as F  # noqa: N812 - PyTorch's own idiom, as in the script
 
-from mlpipeline_cli.mnist_data import load_sample_digits, split_digits, write_splits
+from scripts.mnist_data import load_sample_digits, split_digits, write_splits
 
 SCRIPT = Path(__file__).resolve().parents[1] / "training_code" / "mnist.py"
 THROUGHPUT_TARGET = 0.8

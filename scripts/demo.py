@@ -29,7 +29,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from mlpipeline_cli.mnist_data import write_dataset
+from mnist_data import write_dataset  # scripts/mnist_data.py: this app's sample digits
+
 from mlpipeline_emulator import deploy as local
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +111,8 @@ def run_demo(*, epochs: int, keep: bool, deploy_only: bool = False) -> dict[str,
             _mlpipeline(
                 emulator,
                 "predict",
+                "--reader",
+                "scripts.mnist_data:read_idx",
                 str(DATA_DIR / "t10k-images-idx3-ubyte.gz"),
                 "--labels",
                 str(DATA_DIR / "t10k-labels-idx1-ubyte.gz"),

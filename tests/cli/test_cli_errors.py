@@ -135,7 +135,9 @@ def test_predict_without_an_endpoint_output(
 def test_state_machine_that_no_stack_holds(
     moto: AwsClients, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["--state-machine-arn", MACHINE, "upload-data", "--sample"], clients=moto) == 1
+    (tmp_path / "train.csv").write_text("1,2\n")
+    argv = ["--state-machine-arn", MACHINE, "upload-data", str(tmp_path)]
+    assert main(argv, clients=moto) == 1
     assert one_error_line(capsys) == (
         f"no CloudFormation stack holds the state machine {MACHINE}; pass --stack-name, or give "
         "the values its outputs would (see --help)"

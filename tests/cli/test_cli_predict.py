@@ -1,5 +1,5 @@
-"""``mlpipeline predict``: IDX, .npy and pictures sent to an endpoint that runs the real
-serving code.
+"""``mlpipeline predict``: .npy and .json inputs, and this app's readers of IDX files and
+pictures (``--reader``), sent to an endpoint that runs the real serving code.
 
 The fake endpoint decodes each request with the training script's own ``input_fn`` and answers
 with its ``output_fn``, so the requests are checked against the serving contract itself. Its
@@ -20,14 +20,15 @@ import boto3
 import numpy as np
 import pytest
 from moto import mock_aws
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from mlpipeline_cli._images import digit_from_picture, mnist_like
 from mlpipeline_cli.cli import main
-from mlpipeline_cli.mnist_data import MnistDataError, write_idx
+from scripts.digit_images import digit_from_picture
+from scripts.mnist_data import write_idx
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT = "mnist-endpoint"
+READER = ["--reader", "scripts.digit_images:read_digits"]
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +129,7 @@ def test_predict_idx_files_prints_labels_and_accuracy(
     status = main(
         [
             "predict",
+            *READER,
             str(tmp_path / "t10k-images-idx3-ubyte.gz"),
             "--labels",
             str(tmp_path / "t10k-labels-idx1-ubyte"),
@@ -153,7 +155,7 @@ def test_predict_limit_takes_the_first_images_and_labels(
 ) -> None:
     write_idx(tmp_path / "images", digits([3, 4, 5, 6]))
     write_idx(tmp_path / "labels", np.array([3, 4, 0, 0], dtype=np.uint8))
-    argv = ["predict", str(tmp_path / "images"), "--labels", str(tmp_path / "labels")]
+    argv = ["predict", *READER, str(tmp_path / "images"), "--labels", str(tmp_path / "labels")]
     assert main([*argv, "--limit", "2"], clients=clients) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1 + 2 + 1
@@ -200,75 +202,24 @@ def test_predict_json_with_labels_reports_accuracy(
 def test_predict_all_probabilities(
     tmp_path: Path, clients: Clients, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    np.save(tmp_path / "one.npy", digits([4])[0])
+    np.save(tmp_path / "one.npy", digits([4]))
     assert main(["predict", str(tmp_path / "one.npy"), "--probabilities"], clients=clients) == 0
     header, row = capsys.readouterr().out.splitlines()
     assert header.split()[4:] == [f"P({d})" for d in range(10)]
     assert row.split()[4:] == ["0.0100"] * 4 + ["0.9100"] + ["0.0100"] * 5
 
 
-def _draw_digit(path: Path, *, size: tuple[int, int] = (90, 130), mode: str = "L") -> None:
-    """A dark, thick, off-centre "7" on a light background, as a phone photo of paper might be."""
-    background: Any = 235 if mode == "L" else (0, 0, 0, 0)
-    ink: Any = 20 if mode == "L" else (10, 10, 10, 255)
-    picture = Image.new(mode, size, background)
-    draw = ImageDraw.Draw(picture)
-    draw.line([(15, 20), (70, 20), (35, 115)], fill=ink, width=9)
-    picture.save(path)
-
-
 def test_predict_a_png_sends_an_mnist_like_digit(
     tmp_path: Path, clients: Clients, endpoint: Endpoint, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _draw_digit(tmp_path / "seven.png")
-    assert main(["predict", str(tmp_path / "seven.png")], clients=clients) == 0
+    Image.fromarray(255 - digits([7])[0]).resize((90, 90)).save(tmp_path / "seven.png")
+    assert main(["predict", *READER, str(tmp_path / "seven.png")], clients=clients) == 0
     _, row = capsys.readouterr().out.splitlines()
     assert row.split() == ["0", "seven.png", "0", "0.9100"]
     (request,) = endpoint.requests
     sent = np.array(json.loads(request["Body"]))
     assert sent.shape == (1, 28, 28)
     np.testing.assert_array_equal(sent[0], digit_from_picture(tmp_path / "seven.png"))
-
-
-def test_picture_becomes_white_on_black_fitted_and_centred_like_mnist(tmp_path: Path) -> None:
-    _draw_digit(tmp_path / "seven.png")
-    digit = digit_from_picture(tmp_path / "seven.png")
-    assert digit.shape == (28, 28) and digit.dtype == np.uint8
-    # Inverted: the light paper is black (0), the strongest ink white (255).
-    assert digit[0, 0] == 0 and digit.max() == 255
-    rows = np.flatnonzero(digit.any(axis=1))
-    cols = np.flatnonzero(digit.any(axis=0))
-    # Fitted into 20x20 keeping the aspect ratio: the taller side is 20 (+1 of resampling blur).
-    assert 20 <= rows[-1] - rows[0] + 1 <= 21
-    assert cols[-1] - cols[0] + 1 < rows[-1] - rows[0] + 1
-    # Centred by its centre of mass, not by its bounding box.
-    ys, xs = np.indices(digit.shape)
-    mass = digit.astype(float)
-    assert abs((ys * mass).sum() / mass.sum() - 13.5) <= 0.5
-    assert abs((xs * mass).sum() / mass.sum() - 13.5) <= 0.5
-
-
-def test_picture_on_a_transparent_canvas_uses_its_opaque_strokes(tmp_path: Path) -> None:
-    _draw_digit(tmp_path / "light.png")
-    _draw_digit(tmp_path / "transparent.png", mode="RGBA")
-    transparent = digit_from_picture(tmp_path / "transparent.png")
-    assert transparent[0, 0] == 0 and transparent.max() == 255
-    # The same strokes give nearly the same digit either way.
-    difference = np.abs(transparent.astype(int) - digit_from_picture(tmp_path / "light.png"))
-    assert difference.mean() < 10
-
-
-def test_already_mnist_like_pixels_keep_their_polarity() -> None:
-    dark = np.zeros((40, 40))
-    dark[10:30, 18:22] = 200.0
-    digit = mnist_like(dark)
-    assert digit[0, 0] == 0 and digit.max() == 255
-
-
-def test_blank_picture_is_refused(tmp_path: Path) -> None:
-    Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
-    with pytest.raises(MnistDataError, match=r"blank\.png: no digit found"):
-        digit_from_picture(tmp_path / "blank.png")
 
 
 # --- errors --------------------------------------------------------------------------------------
@@ -286,7 +237,7 @@ def test_malformed_picture_is_one_error_line(
     tmp_path: Path, clients: Clients, endpoint: Endpoint, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "digit.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    assert main(["predict", str(tmp_path / "digit.png")], clients=clients) == 1
+    assert main(["predict", *READER, str(tmp_path / "digit.png")], clients=clients) == 1
     assert "digit.png: not a picture that can be read" in _one_error_line(capsys)
     assert endpoint.requests == []
 
@@ -310,16 +261,16 @@ def test_malformed_files_are_one_error_line(
 ) -> None:
     if content is not None:
         (tmp_path / name).write_bytes(content)
-    assert main(["predict", str(tmp_path / name)], clients=clients) == 1
+    assert main(["predict", *READER, str(tmp_path / name)], clients=clients) == 1
     assert message in _one_error_line(capsys)
 
 
 def test_wrongly_shaped_array_is_one_error_line(
     tmp_path: Path, clients: Clients, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    np.save(tmp_path / "odd.npy", np.zeros((3, 27, 28)))
-    assert main(["predict", str(tmp_path / "odd.npy")], clients=clients) == 1
-    assert "odd.npy: expected images shaped (28, 28)" in _one_error_line(capsys)
+    write_idx(tmp_path / "odd", np.zeros((3, 27, 28), dtype=np.uint8))
+    assert main(["predict", *READER, str(tmp_path / "odd")], clients=clients) == 1
+    assert "odd: expected images shaped (28, 28)" in _one_error_line(capsys)
 
 
 def test_label_count_must_match(
@@ -329,7 +280,7 @@ def test_label_count_must_match(
     np.save(tmp_path / "l.npy", np.array([1, 2]))
     argv = ["predict", str(tmp_path / "d.npy"), "--labels", str(tmp_path / "l.npy")]
     assert main(argv, clients=clients) == 1
-    assert "3 images but 2 labels" in _one_error_line(capsys)
+    assert "3 inputs but 2 labels" in _one_error_line(capsys)
 
 
 def test_no_endpoint_yet_is_one_error_line(
@@ -409,3 +360,87 @@ def test_unexpected_answer_is_one_error_line(
     argv = ["predict", str(tmp_path / "d.npy"), "--endpoint-name", ENDPOINT]
     assert main(argv, clients=clients) == 1
     assert 'did not answer {"predictions": [...]} with 1 entries' in _one_error_line(capsys)
+
+
+# --- generic inputs and answers ------------------------------------------------------------------
+
+
+def test_predict_json_inputs_are_batched_along_the_first_axis(
+    tmp_path: Path, clients: Clients, endpoint: Endpoint, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.json").write_text(json.dumps(digits([5, 6]).tolist()))
+    np.save(tmp_path / "b.npy", digits([8]))
+    (tmp_path / "labels.json").write_text("[5, 6, 0]")
+    argv = ["predict", str(tmp_path / "a.json"), str(tmp_path / "b.npy")]
+    assert main([*argv, "--labels", str(tmp_path / "labels.json")], clients=clients) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[1:3] for line in out[1:4]] == [
+        ["a.json[0]", "5"],
+        ["a.json[1]", "6"],
+        ["b.npy", "8"],
+    ]
+    assert out[-1] == "accuracy: 66.67% (2 of 3 correct)"
+    (request,) = endpoint.requests
+    assert np.array(json.loads(request["Body"])).shape == (3, 28, 28)
+
+
+class Regressor:
+    def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
+        rows = json.loads(request["Body"])
+        answer = {"predictions": [{"value": sum(row)} for row in rows]}
+        return {"Body": io.BytesIO(json.dumps(answer).encode())}
+
+
+def test_answers_that_are_not_a_classifiers_are_printed_as_they_come(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "rows.json").write_text("[[1, 2], [3.5, 4]]")
+    clients = Clients(sagemaker=InService(), sagemaker_runtime=Regressor())
+    argv = ["predict", str(tmp_path / "rows.json"), "--endpoint-name", ENDPOINT]
+    assert main(argv, clients=clients) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["#", "SOURCE", "PREDICTION"]
+    assert out[1].split() == ["0", "rows.json[0]", '{"value":3.0}']
+    assert main([*argv, "--json"], clients=clients) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["predictions"][1] == {"source": "rows.json[1]", "prediction": {"value": 7.5}}
+    (tmp_path / "labels.json").write_text("[1, 2]")
+    assert main([*argv, "--labels", str(tmp_path / "labels.json")], clients=clients) == 1
+    assert "answered without a label to compare with --labels" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("files", "reader", "message"),
+    [
+        (
+            ["d.idx"],
+            None,
+            "d.idx: not a .npy or .json file; name a reader of .idx files with --reader",
+        ),
+        (["d.npy"], "nocolon", "--reader nocolon: expected MODULE:FUNCTION"),
+        (["d.npy"], "no_such_module_here:read", "--reader no_such_module_here:read: cannot import"),
+        (["d.npy"], "scripts.mnist_data:nothing", "scripts.mnist_data has no function nothing"),
+        (
+            ["d.npy", "e.json"],
+            None,
+            "e.json: inputs shaped (2,), but those of d.npy are shaped (28, 28)",
+        ),
+        (["f.json"], None, "f.json: expected a batch of numbers"),
+    ],
+)
+def test_input_problems_are_one_error_line(
+    tmp_path: Path,
+    clients: Clients,
+    capsys: pytest.CaptureFixture[str],
+    files: list[str],
+    reader: str | None,
+    message: str,
+) -> None:
+    np.save(tmp_path / "d.npy", digits([1]))
+    (tmp_path / "d.idx").write_bytes(b"")
+    (tmp_path / "e.json").write_text("[[1, 2]]")
+    (tmp_path / "f.json").write_text('{"not": "a batch"}')
+    argv = ["predict", *(str(tmp_path / name) for name in files)]
+    argv += ["--reader", reader] if reader else []
+    assert main(argv, clients=clients) == 1
+    assert message in _one_error_line(capsys)

@@ -6,6 +6,7 @@ real histories, in SUCCEEDED or FAILED.
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -13,8 +14,9 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from mlpipeline_cli._aws import AwsClients
-from mlpipeline_cli.cli import EXIT_NOT_SUCCEEDED
+from mlpipeline_cdk.contract import run_input as run_input_contract
+from mlpipeline_cli._aws import AwsClients, CliError
+from mlpipeline_cli.cli import EXIT_NOT_SUCCEEDED, run_input
 from mlpipeline_cli.cli import main as cli_main
 
 REGION = "us-east-1"
@@ -182,6 +184,37 @@ def test_run_dry_run_prints_the_input_and_starts_nothing(
     }
     listed = clients.client("stepfunctions").list_executions(stateMachineArn=aws["stateMachineArn"])
     assert listed["executions"] == []
+
+
+def test_run_refuses_a_bad_execution_name_before_starting(
+    clients: AwsClients, main: Main, aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--name", "nightly run"]) == 1
+    assert capsys.readouterr().err == (
+        "mlpipeline: error: 'nightly run' is not a valid execution name: up to 80 letters, "
+        "digits, - and _\n"
+    )
+    listed = clients.client("stepfunctions").list_executions(stateMachineArn=aws["stateMachineArn"])
+    assert listed["executions"] == []
+
+
+def test_run_input_is_checked_by_the_run_input_contract() -> None:
+    args = argparse.Namespace(
+        hyperparameters=[],
+        instance_type="gpu.large",
+        instance_count=0,
+        data_uri=None,
+        max_runtime=None,
+        spot=None,
+        threshold=None,
+    )
+    with pytest.raises(CliError) as raised:
+        run_input(args)
+    expected = run_input_contract.check(
+        {"trainingInstanceType": "gpu.large", "trainingInstanceCount": 0}
+    )
+    assert len(expected) == 2
+    assert str(raised.value) == "; ".join(expected)
 
 
 def test_run_json_prints_the_execution(

@@ -1,4 +1,4 @@
-"""``mlpipeline upload-data``: IDX files to the stack's data bucket and prefix, in moto's S3."""
+"""``mlpipeline upload-data``: a folder's files to the data bucket and prefix (moto's S3)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from mlpipeline_cli._aws import AwsClients
 from mlpipeline_cli.cli import main as cli_main
-from mlpipeline_cli.mnist_data import IDX_NAMES, MnistSplits, read_idx, write_splits
+from scripts.mnist_data import IDX_NAMES, MnistSplits, read_idx, write_dataset, write_splits
 
 REGION = "us-east-1"
 BUCKET = "pipeline-data"
@@ -72,14 +72,18 @@ def _small_splits() -> MnistSplits:
     return MnistSplits(images[:8], labels[:8], images[8:], labels[8:])
 
 
-def test_upload_data_puts_the_idx_files_under_the_stack_prefix(
+def test_upload_data_puts_the_files_under_the_stack_prefix(
     stack: Deployed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_splits(tmp_path, _small_splits(), compress=False)
-    (tmp_path / "notes.txt").write_text("not data")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("any file")
+    (tmp_path / ".hidden").write_text("left out")
     assert stack.main(["upload-data", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
-    expected = sorted(f"training-data/{name}" for name in IDX_NAMES)
+    expected = sorted(
+        [*(f"training-data/{name}" for name in IDX_NAMES), "training-data/notes/readme.txt"]
+    )
     assert stack.keys() == expected
     assert sorted(out.splitlines()) == [f"uploaded s3://{BUCKET}/{key}" for key in expected]
     assert f"runs read s3://{BUCKET}/training-data/ unless given --data-uri" in err
@@ -88,10 +92,11 @@ def test_upload_data_puts_the_idx_files_under_the_stack_prefix(
     np.testing.assert_array_equal(read_idx(tmp_path / "back"), _small_splits().test_labels)
 
 
-def test_upload_data_sample_writes_and_uploads_the_sample_digits(
-    stack: Deployed, capsys: pytest.CaptureFixture[str]
+def test_upload_data_of_the_sample_digits_the_app_script_writes(
+    stack: Deployed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert stack.main(["upload-data", "--sample", "--prefix", "mnist/v1"]) == 0
+    write_dataset(tmp_path)
+    assert stack.main(["upload-data", str(tmp_path), "--prefix", "mnist/v1"]) == 0
     assert stack.keys() == sorted(f"mnist/v1/{name}.gz" for name in IDX_NAMES)
     body = stack.s3.get_object(Bucket=BUCKET, Key="mnist/v1/train-labels-idx1-ubyte.gz")
     raw = gzip.decompress(body["Body"].read())
@@ -111,9 +116,8 @@ def test_upload_data_to_another_bucket(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["upload-data"], "give a folder of MNIST IDX files or --sample (not both)"),
-        (["upload-data", "DIR", "--sample"], "give a folder of MNIST IDX files or --sample"),
-        (["upload-data", "EMPTY"], "no MNIST IDX files to upload"),
+        (["upload-data", "EMPTY"], "empty: no files to upload"),
+        (["upload-data", "MISSING"], "missing: not a directory"),
         (
             ["upload-data", "DIR", "--bucket", "no-such-bucket"],
             "bucket no-such-bucket does not exist",
@@ -130,10 +134,24 @@ def test_upload_data_problems_are_one_error_line(
     write_splits(tmp_path / "data", _small_splits())
     (tmp_path / "empty").mkdir()
     argv = [
-        {"DIR": str(tmp_path / "data"), "EMPTY": str(tmp_path / "empty")}.get(a, a) for a in argv
+        {
+            "DIR": str(tmp_path / "data"),
+            "EMPTY": str(tmp_path / "empty"),
+            "MISSING": str(tmp_path / "missing"),
+        }.get(a, a)
+        for a in argv
     ]
     assert stack.main(argv) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
     (line,) = err.splitlines()
     assert line.startswith("mlpipeline: error: ") and message in line
+
+
+@pytest.mark.parametrize("argv", [["upload-data"], ["upload-data", "DIR", "--sample"]])
+def test_upload_data_needs_one_folder_and_has_no_sample_option(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli_main(argv)
+    assert exited.value.code == 2

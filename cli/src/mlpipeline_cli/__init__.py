@@ -1,5 +1,6 @@
-"""Run-time tooling for a deployed pipeline; needs the ``tools`` extra (boto3, numpy).
+"""``mlpipeline``: operate a deployed MLPipeline (see ``mlpipeline --help`` and the README).
 
-Modules are not imported here, so that ``python -m mlpipeline_cli.<module>`` runs each of
-them cleanly and importing one tool does not pull in the others' dependencies.
+The public names are the console script's :func:`mlpipeline_cli.cli.main` and
+:func:`mlpipeline_cli.cli.build_parser`; the other modules are the tool's own. Modules are not
+imported here, so that importing one part does not pull in the others' dependencies.
 """

@@ -141,18 +141,57 @@ def explain_aws_error(exc: BaseException) -> str | None:
     if isinstance(exc, bce.EndpointConnectionError):
         return f"cannot reach AWS: {exc}"
     if isinstance(exc, bce.ClientError):
-        code, message = error_code(exc), error_message(exc)
-        operation = getattr(exc, "operation_name", "the request")
-        if code in THROTTLING_CODES:
-            return (
-                f"AWS throttled {operation} ({code}) even after retries; wait a minute and try "
-                "again, or poll less often (--interval)"
-            )
-        if code in _CREDENTIAL_CODES:
-            return f"AWS refused the credentials ({code}): {message}"
-        if code in _ACCESS_CODES:
-            return f"access denied to {operation}: {message}"
-        return f"{operation} failed: {code}: {message}"
+        return _explain_client_error(exc)
     if isinstance(exc, (bce.BotoCoreError, Boto3Error)):
         return str(exc)
     return None
+
+
+def _explain_client_error(exc: BaseException) -> str:
+    code, message = error_code(exc), error_message(exc)
+    operation = getattr(exc, "operation_name", "the request")
+    if code in THROTTLING_CODES:
+        return (
+            f"AWS throttled {operation} ({code}) even after retries; wait a minute and try "
+            "again, or poll less often (--interval)"
+        )
+    if code in _CREDENTIAL_CODES:
+        return f"AWS refused the credentials ({code}): {message}"
+    if code in _ACCESS_CODES:
+        return f"access denied to {operation}: {message}"
+    return f"{operation} failed: {code}: {message}"
+
+
+#: What an AWS error a command expects means, in one line: ``(error code, request field)`` to a
+#: message formatted with the request's fields. The field tells apart codes that several
+#: operations answer with (``InvalidArn`` of an execution or of a state machine). Errors not in
+#: this table are explained by :func:`explain_aws_error`.
+EXPECTED_ERRORS: Final[dict[tuple[str, str], str]] = {
+    (
+        "StateMachineDoesNotExist",
+        "stateMachineArn",
+    ): "state machine {stateMachineArn} does not exist",
+    ("InvalidArn", "stateMachineArn"): "{stateMachineArn} is not a valid state machine ARN",
+    ("ExecutionDoesNotExist", "executionArn"): (
+        "execution {executionArn} not found (list them with: mlpipeline list)"
+    ),
+    ("InvalidArn", "executionArn"): "{executionArn} is not a valid execution ARN",
+    ("ExecutionAlreadyExists", "name"): (
+        "an execution named {name} already exists; choose another --name"
+    ),
+    ("InvalidName", "name"): (
+        "{name!r} is not a valid execution name: up to 80 letters, digits, - and _"
+    ),
+}
+
+
+def call(client: Any, method: str, **request: Any) -> Any:
+    """``client.method(**request)``, with the errors of :data:`EXPECTED_ERRORS` as CliError."""
+    try:
+        return getattr(client, method)(**request)
+    except Exception as exc:
+        code = error_code(exc) if is_client_error(exc) else ""
+        for (expected, field), message in EXPECTED_ERRORS.items():
+            if code == expected and field in request:
+                raise CliError(message.format(**request)) from exc
+        raise

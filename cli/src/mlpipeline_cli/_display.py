@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol, TextIO
 
 from ._history import format_duration, loads, local_time, shorten, summarize_output
-from ._watch import WatchEvent, utcnow
+from ._watch_events import WatchEvent, utcnow
 
 _CAUSE_LIMIT = 240
 

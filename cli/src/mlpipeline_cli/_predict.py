@@ -16,28 +16,48 @@ from ._aws import CliError, error_code, error_message, is_client_error
 CONTENT_TYPES: Final = {"json": "application/json", "npy": "application/x-npy"}
 #: Endpoint states in which it answers requests.
 _SERVING: Final = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
-_CLASSES: Final = 10
 
 
 @dataclass(frozen=True)
 class Prediction:
-    label: int
-    probabilities: list[float]
+    """One answer: ``label`` and ``probabilities`` when the model is a classifier."""
+
+    answer: Any
+    label: Any = None
+    probabilities: list[float] | None = None
 
 
-def encode(batch: npt.NDArray[np.float64], content_type: str) -> bytes:
-    """A request body of images shaped (N, 28, 28), as the serving script's input_fn reads."""
-    whole = bool(np.all(batch == np.round(batch)))
+def encode(batch: npt.NDArray[Any], content_type: str) -> bytes:
+    """A request body of a batch: whole numbers as such (bytes when they fit), else floats."""
+    whole = batch.dtype.kind in "biu" or bool(np.all(batch == np.round(batch)))
     if content_type == CONTENT_TYPES["npy"]:
+        fits_bytes = whole and (batch.size == 0 or (batch.min() >= 0 and batch.max() <= 255))
+        dtype = np.uint8 if fits_bytes else (np.int64 if whole else np.float32)
         buffer = io.BytesIO()
-        np.save(buffer, batch.astype(np.uint8 if whole else np.float32), allow_pickle=False)
+        np.save(buffer, batch.astype(dtype), allow_pickle=False)
         return buffer.getvalue()
     values = batch.astype(np.int64).tolist() if whole else batch.tolist()
     return json.dumps(values, separators=(",", ":")).encode("utf-8")
 
 
+def _classified(item: Any) -> Prediction:
+    """An answer, read as a label with probabilities when it is shaped so."""
+    if not isinstance(item, dict):
+        return Prediction(item)
+    label, probabilities = item.get("label"), item.get("probabilities")
+    if (
+        isinstance(label, int)
+        and not isinstance(label, bool)
+        and isinstance(probabilities, list)
+        and 0 <= label < len(probabilities)
+        and all(isinstance(p, (int, float)) for p in probabilities)
+    ):
+        return Prediction(item, label, [float(p) for p in probabilities])
+    return Prediction(item, label if isinstance(label, (int, str)) else None)
+
+
 def decode(body: bytes, expected: int, endpoint: str) -> list[Prediction]:
-    """``{"predictions": [{"label": int, "probabilities": [10 numbers]}, ...]}``, checked."""
+    """``{"predictions": [one answer per input]}``, checked for the count."""
     try:
         document = json.loads(body)
     except ValueError:
@@ -50,23 +70,7 @@ def decode(body: bytes, expected: int, endpoint: str) -> list[Prediction]:
             f'endpoint {endpoint} did not answer {{"predictions": [...]}} with {expected} '
             f"entries: {json.dumps(document)[:120]}"
         )
-    result = []
-    for item in predictions:
-        label = item.get("label") if isinstance(item, dict) else None
-        probabilities = item.get("probabilities") if isinstance(item, dict) else None
-        if (
-            not isinstance(label, int)
-            or not 0 <= label < _CLASSES
-            or not isinstance(probabilities, list)
-            or len(probabilities) != _CLASSES
-            or not all(isinstance(p, (int, float)) for p in probabilities)
-        ):
-            raise CliError(
-                f"endpoint {endpoint} answered a prediction that is not a label 0-9 with 10 "
-                f"probabilities: {json.dumps(item)[:120]}"
-            )
-        result.append(Prediction(label, [float(p) for p in probabilities]))
-    return result
+    return [_classified(item) for item in predictions]
 
 
 def check_endpoint(sagemaker: Any, endpoint: str) -> None:
@@ -111,15 +115,15 @@ def batches(count: int, size: int) -> Iterator[slice]:
 def predict(
     runtime: Any,
     endpoint: str,
-    images: npt.NDArray[np.float64],
+    inputs: npt.NDArray[Any],
     *,
     content_type: str = CONTENT_TYPES["json"],
     batch_size: int = 100,
 ) -> list[Prediction]:
-    """Predictions for ``images`` (N, 28, 28), ``batch_size`` images per InvokeEndpoint call."""
+    """Predictions for ``inputs`` (batched along the first axis), ``batch_size`` per call."""
     predictions: list[Prediction] = []
-    for part in batches(len(images), batch_size):
-        batch = images[part]
+    for part in batches(len(inputs), batch_size):
+        batch = inputs[part]
         try:
             response = runtime.invoke_endpoint(
                 EndpointName=endpoint,

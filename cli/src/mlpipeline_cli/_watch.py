@@ -23,7 +23,6 @@ from typing import Any, Final
 from ._aws import error_code, error_message, is_client_error
 from ._history import (
     EXECUTION_END_EVENTS,
-    UTC,
     as_datetime,
     event_details,
     failing_state,
@@ -31,6 +30,9 @@ from ._history import (
     loads,
     metrics_of,
 )
+from ._watch_events import ExecutionResult, WatchEvent, utcnow
+
+__all__ = ["ENDPOINT_STATES", "ExecutionResult", "ExecutionWatcher", "WatchEvent", "utcnow"]
 
 #: States of the pipeline's deployment fragment; while one runs, the endpoint is polled.
 ENDPOINT_STATES: Final = frozenset(
@@ -53,51 +55,6 @@ _ENDPOINT_ACTIONS: Final = frozenset(
 # Once the run creates or updates the endpoint, its status is what the rest of the run waits on.
 _ENDPOINT_CHANGES: Final = frozenset({"createEndpoint", "updateEndpoint"})
 _TRAINING_ENDED: Final = frozenset({"Completed", "Failed", "Stopped"})
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class WatchEvent:
-    """One thing that happened to the execution.
-
-    ``type`` is one of ``execution_started``, ``state_entered``, ``state_exited``,
-    ``state_error``, ``training_job_requested``, ``training_job_status``, ``training_metrics``,
-    ``endpoint_status`` and ``execution_ended``.
-    """
-
-    type: str
-    timestamp: datetime
-    state: str | None = None
-    #: Seconds the state took (``state_exited``) or the execution took (``execution_ended``).
-    elapsed: float | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        document: dict[str, Any] = {
-            "type": self.type,
-            "timestamp": iso(self.timestamp),
-            "state": self.state,
-        }
-        if self.elapsed is not None:
-            document["elapsedSeconds"] = round(self.elapsed, 3)
-        document["details"] = dict(self.details)
-        return document
-
-
-@dataclass
-class ExecutionResult:
-    status: str
-    error: str | None = None
-    cause: str | None = None
-    output: Any = None
-    failed_state: str | None = None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == "SUCCEEDED"
 
 
 @dataclass
@@ -228,24 +185,9 @@ class ExecutionWatcher:
                 },
             )
         elif kind.endswith("StateEntered"):
-            name = str(details.get("name"))
-            self._active.append((name, when))
-            if name in self._endpoint_states:
-                self._endpoint_active = True
-            yield WatchEvent(
-                "state_entered", when, name, details={"stateType": kind[: -len("StateEntered")]}
-            )
+            yield self._on_state_entered(kind, details, when)
         elif kind.endswith("StateExited"):
-            name = str(details.get("name"))
-            entered = self._leave(name)
-            yield from self._finish_training(name, when)
-            yield WatchEvent(
-                "state_exited",
-                when,
-                name,
-                elapsed=(when - entered).total_seconds() if entered else None,
-                details={"stateType": kind[: -len("StateExited")]},
-            )
+            yield from self._on_state_exited(kind, details, when)
         elif kind == "TaskScheduled":
             yield from self._on_task_scheduled(details, when)
         elif kind == "TaskSubmitted":
@@ -255,15 +197,45 @@ class ExecutionWatcher:
         elif kind in EXECUTION_END_EVENTS:
             yield from self._on_end(kind, details, when)
         elif kind.endswith(("Failed", "TimedOut")) and not kind.startswith("Execution"):
-            error, cause = details.get("error"), details.get("cause")
-            yield from self._on_task_result(loads(cause), when)
-            if error or cause:
-                yield WatchEvent(
-                    "state_error",
-                    when,
-                    self._current_state,
-                    details={"event": kind, "error": error, "cause": cause},
-                )
+            yield from self._on_state_failure(kind, details, when)
+
+    def _on_state_entered(
+        self, kind: str, details: Mapping[str, Any], when: datetime
+    ) -> WatchEvent:
+        name = str(details.get("name"))
+        self._active.append((name, when))
+        if name in self._endpoint_states:
+            self._endpoint_active = True
+        return WatchEvent(
+            "state_entered", when, name, details={"stateType": kind[: -len("StateEntered")]}
+        )
+
+    def _on_state_exited(
+        self, kind: str, details: Mapping[str, Any], when: datetime
+    ) -> Iterator[WatchEvent]:
+        name = str(details.get("name"))
+        entered = self._leave(name)
+        yield from self._finish_training(name, when)
+        yield WatchEvent(
+            "state_exited",
+            when,
+            name,
+            elapsed=(when - entered).total_seconds() if entered else None,
+            details={"stateType": kind[: -len("StateExited")]},
+        )
+
+    def _on_state_failure(
+        self, kind: str, details: Mapping[str, Any], when: datetime
+    ) -> Iterator[WatchEvent]:
+        error, cause = details.get("error"), details.get("cause")
+        yield from self._on_task_result(loads(cause), when)
+        if error or cause:
+            yield WatchEvent(
+                "state_error",
+                when,
+                self._current_state,
+                details={"event": kind, "error": error, "cause": cause},
+            )
 
     def _leave(self, name: str) -> datetime | None:
         for index in range(len(self._active) - 1, -1, -1):

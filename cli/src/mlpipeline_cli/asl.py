@@ -10,11 +10,24 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Final
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+#: The ARN a resource's stand-in name gives, by resource type (the rest: service:region:account).
+_ARN_PATTERNS: Final = {
+    "AWS::S3::Bucket": "arn:{partition}:s3:::{lowered}",
+    "AWS::IAM::Role": "arn:{partition}:iam::{account}:role/{name}",
+    "AWS::StepFunctions::StateMachine": (
+        "arn:{partition}:states:{region}:{account}:stateMachine:{name}"
+    ),
+    "AWS::SNS::Topic": "arn:{partition}:sns:{region}:{account}:{name}",
+    "AWS::KMS::Key": "arn:{partition}:kms:{region}:{account}:key/{lowered}",
+    "AWS::Lambda::Function": "arn:{partition}:lambda:{region}:{account}:function:{name}",
+}
 
 
 @dataclass(frozen=True)
@@ -92,19 +105,17 @@ class TemplateResolver:
         env = self._env
         service = resource_type.split("::")[1].lower()
         lowered = name.lower()
-        if resource_type == "AWS::S3::Bucket":
-            return f"arn:{env.partition}:s3:::{lowered}"
-        if resource_type == "AWS::IAM::Role":
-            return f"arn:{env.partition}:iam::{env.account}:role/{name}"
-        if resource_type == "AWS::StepFunctions::StateMachine":
-            return f"arn:{env.partition}:states:{env.region}:{env.account}:stateMachine:{name}"
-        if resource_type == "AWS::SNS::Topic":
-            return f"arn:{env.partition}:sns:{env.region}:{env.account}:{name}"
-        if resource_type == "AWS::KMS::Key":
-            return f"arn:{env.partition}:kms:{env.region}:{env.account}:key/{lowered}"
-        if resource_type == "AWS::Lambda::Function":
-            return f"arn:{env.partition}:lambda:{env.region}:{env.account}:function:{name}"
-        return f"arn:{env.partition}:{service}:{env.region}:{env.account}:{lowered}"
+        pattern = _ARN_PATTERNS.get(
+            resource_type, "arn:{partition}:{service}:{region}:{account}:{lowered}"
+        )
+        return pattern.format(
+            partition=env.partition,
+            service=service,
+            region=env.region,
+            account=env.account,
+            name=name,
+            lowered=lowered,
+        )
 
     def resolve(self, value: Any) -> Any:
         """``value`` with every intrinsic function replaced by what it evaluates to."""
@@ -114,33 +125,48 @@ class TemplateResolver:
             return value
         if len(value) == 1:
             ((key, argument),) = value.items()
-            if key == "Ref":
-                return self.ref(argument)
-            if key == "Fn::GetAtt":
-                name, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
-                return self.get_att(name, attribute)
-            if key == "Fn::Join":
-                separator, parts = argument
-                return separator.join(str(self.resolve(part)) for part in parts)
-            if key == "Fn::Sub":
-                return self._sub(argument)
-            if key == "Fn::FindInMap":
-                mapping, top, second = (self.resolve(part) for part in argument)
-                try:
-                    return self._template["Mappings"][mapping][top][second]
-                except KeyError:
-                    raise UnresolvableError(
-                        f"Fn::FindInMap: no {mapping}[{top}][{second}] in the template"
-                    ) from None
-            if key == "Fn::Select":
-                index, items = argument
-                return self.resolve(items)[int(self.resolve(index))]
-            if key == "Fn::Split":
-                separator, text = argument
-                return str(self.resolve(text)).split(separator)
+            function = self._FUNCTIONS.get(key)
+            if function is not None:
+                return function(self, argument)
             if key.startswith("Fn::") or key == "Condition":
                 raise UnresolvableError(f"intrinsic {key} is not evaluated")
         return {k: self.resolve(v) for k, v in value.items()}
+
+    def _get_att(self, argument: Any) -> Any:
+        name, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
+        return self.get_att(name, attribute)
+
+    def _join(self, argument: Any) -> str:
+        separator, parts = argument
+        return str(separator.join(str(self.resolve(part)) for part in parts))
+
+    def _find_in_map(self, argument: Any) -> Any:
+        mapping, top, second = (self.resolve(part) for part in argument)
+        try:
+            return self._template["Mappings"][mapping][top][second]
+        except KeyError:
+            raise UnresolvableError(
+                f"Fn::FindInMap: no {mapping}[{top}][{second}] in the template"
+            ) from None
+
+    def _select(self, argument: Any) -> Any:
+        index, items = argument
+        return self.resolve(items)[int(self.resolve(index))]
+
+    def _split(self, argument: Any) -> list[str]:
+        separator, text = argument
+        return str(self.resolve(text)).split(separator)
+
+    #: The intrinsic functions evaluated, by their key.
+    _FUNCTIONS: ClassVar[dict[str, Callable[[Any, Any], Any]]] = {
+        "Ref": lambda self, argument: self.ref(argument),
+        "Fn::GetAtt": _get_att,
+        "Fn::Join": _join,
+        "Fn::Sub": lambda self, argument: self._sub(argument),
+        "Fn::FindInMap": _find_in_map,
+        "Fn::Select": _select,
+        "Fn::Split": _split,
+    }
 
     def _sub(self, argument: Any) -> str:
         if isinstance(argument, str):

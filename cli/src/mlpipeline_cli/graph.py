@@ -259,39 +259,47 @@ class _Builder:
             kind = _KINDS.get(str(state.get("Type")), "task")
             detail = _task_detail(state.get("Resource")) if kind == "task" else None
             cluster.nodes.append(_Node(node_id, name, kind, detail))
-            if kind == "map":
-                processor = state.get("ItemProcessor") or state.get("Iterator") or {}
-                inner = _Cluster(self.new_id(f"{name}_items"), f"{name}: each item")
-                cluster.clusters.append(inner)
-                first = self.add_machine(processor, inner, f"{node_id}_")
-                self.edges.append(_Edge(node_id, first, "items", "each item"))
-            elif kind == "parallel":
-                for number, branch in enumerate(state.get("Branches", []), start=1):
-                    inner = _Cluster(
-                        self.new_id(f"{name}_branch{number}"), f"{name}: branch {number}"
-                    )
-                    cluster.clusters.append(inner)
-                    first = self.add_machine(branch, inner, f"{node_id}_{number}_")
-                    self.edges.append(_Edge(node_id, first, "items", f"branch {number}"))
-            for rule in state.get("Choices", []):
-                if "Next" in rule and rule["Next"] in ids:
-                    self.edges.append(
-                        _Edge(node_id, ids[rule["Next"]], "choice", describe_condition(rule))
-                    )
-            if state.get("Default") in ids:
-                self.edges.append(_Edge(node_id, ids[state["Default"]], "default", "default"))
-            if state.get("Next") in ids:
-                self.edges.append(_Edge(node_id, ids[state["Next"]], "next"))
+            self._add_inner_machines(state, kind, name, node_id, cluster)
+            self._add_transitions(state, node_id, ids)
             if state.get("End") is True:
                 self.edges.append(_Edge(node_id, end_id, "end"))
                 needs_end = True
-            for catch in state.get("Catch", []):
-                if catch.get("Next") in ids:
-                    errors = ", ".join(str(e) for e in catch.get("ErrorEquals", []))
-                    self.edges.append(_Edge(node_id, ids[catch["Next"]], "catch", errors))
         if needs_end:
             cluster.nodes.append(_Node(end_id, "end", "end"))
         return start_id
+
+    def _add_inner_machines(
+        self, state: Mapping[str, Any], kind: str, name: str, node_id: str, cluster: _Cluster
+    ) -> None:
+        """A Map state's item processor, or each branch of a Parallel state, as a cluster."""
+        if kind == "map":
+            processor = state.get("ItemProcessor") or state.get("Iterator") or {}
+            inner = _Cluster(self.new_id(f"{name}_items"), f"{name}: each item")
+            cluster.clusters.append(inner)
+            first = self.add_machine(processor, inner, f"{node_id}_")
+            self.edges.append(_Edge(node_id, first, "items", "each item"))
+        elif kind == "parallel":
+            for number, branch in enumerate(state.get("Branches", []), start=1):
+                inner = _Cluster(self.new_id(f"{name}_branch{number}"), f"{name}: branch {number}")
+                cluster.clusters.append(inner)
+                first = self.add_machine(branch, inner, f"{node_id}_{number}_")
+                self.edges.append(_Edge(node_id, first, "items", f"branch {number}"))
+
+    def _add_transitions(self, state: Mapping[str, Any], node_id: str, ids: dict[str, str]) -> None:
+        """The edges to the states a state can go to next: choices, default, next, catches."""
+        for rule in state.get("Choices", []):
+            if "Next" in rule and rule["Next"] in ids:
+                self.edges.append(
+                    _Edge(node_id, ids[rule["Next"]], "choice", describe_condition(rule))
+                )
+        if state.get("Default") in ids:
+            self.edges.append(_Edge(node_id, ids[state["Default"]], "default", "default"))
+        if state.get("Next") in ids:
+            self.edges.append(_Edge(node_id, ids[state["Next"]], "next"))
+        for catch in state.get("Catch", []):
+            if catch.get("Next") in ids:
+                errors = ", ".join(str(e) for e in catch.get("ErrorEquals", []))
+                self.edges.append(_Edge(node_id, ids[catch["Next"]], "catch", errors))
 
 
 def _build(definition: Mapping[str, Any]) -> tuple[_Cluster, list[_Edge]]:

@@ -15,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-from mlpipeline_cli.mnist_data import (
+from scripts.mnist_data import (
     MnistSplits,
     load_sample_digits,
     split_digits,

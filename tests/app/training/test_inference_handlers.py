@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from mlpipeline_cli.mnist_data import MnistSplits
+from scripts.mnist_data import MnistSplits
 
 from .helpers import Run
 

@@ -391,7 +391,7 @@ def _mlpipeline(deployment: Deployment, *args: str) -> subprocess.CompletedProce
 def test_a_run_trains_for_real_deploys_and_serves_predictions(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    from mlpipeline_cli.mnist_data import write_dataset
+    from scripts.mnist_data import write_dataset
 
     data = tmp_path / "digits"
     write_dataset(data)
@@ -427,6 +427,8 @@ def test_a_run_trains_for_real_deploys_and_serves_predictions(
     predicted = _mlpipeline(
         deployment,
         "predict",
+        "--reader",
+        "scripts.mnist_data:read_idx",
         str(data / "t10k-images-idx3-ubyte.gz"),
         "--labels",
         str(data / "t10k-labels-idx1-ubyte.gz"),

@@ -28,14 +28,14 @@ from moto.core.models import botocore_stubber
 from mlpipeline_cdk.contract.script import METRIC_DEFINITIONS
 from mlpipeline_cdk.source_asset import build_source_archive
 from mlpipeline_cli.asl import render_definition
-from mlpipeline_cli.mnist_data import (
+from mlpipeline_emulator import ProcessRuntime, local_sagemaker
+from mlpipeline_emulator.server import _load_runtime, serve
+from scripts.mnist_data import (
     MnistSplits,
     load_sample_digits,
     split_digits,
     write_splits,
 )
-from mlpipeline_emulator import ProcessRuntime, local_sagemaker
-from mlpipeline_emulator.server import _load_runtime, serve
 from tests.emulator.runs.helpers import MOTO_CONFIG, REGION, ROLE, SAGEMAKER_ROLE
 
 ROOT = Path(__file__).resolve().parents[3]

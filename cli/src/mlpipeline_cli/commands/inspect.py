@@ -1,0 +1,139 @@
+"""``list`` and ``describe``: recent executions, and one execution in full."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from .._context import Context, print_json, table
+from .._history import (
+    UTC,
+    as_datetime,
+    execution_record,
+    failing_state,
+    format_duration,
+    loads,
+    local_time,
+    summarize_output,
+)
+from .run import execution_arn_of
+
+_LIST_HEADER = ["NAME", "STATUS", "STARTED", "DURATION", "ACCURACY", "ENDPOINT", "ERROR"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _describe(context: Context, execution_arn: str) -> dict[str, Any]:
+    return dict(context.call("stepfunctions", "describe_execution", executionArn=execution_arn))
+
+
+def _executions(context: Context, state_machine: str) -> list[dict[str, Any]]:
+    args = context.args
+    request: dict[str, Any] = {"stateMachineArn": state_machine, "maxResults": min(args.max, 1000)}
+    if args.status:
+        request["statusFilter"] = args.status
+    items: list[dict[str, Any]] = []
+    while len(items) < args.max:
+        page = context.call("stepfunctions", "list_executions", **request)
+        items.extend(page.get("executions", []))
+        if not page.get("nextToken"):
+            break
+        request["nextToken"] = page["nextToken"]
+    return items[: args.max]
+
+
+def _list_row(record: dict[str, Any]) -> list[str]:
+    start = as_datetime(record["startDate"])
+    duration = format_duration(record["durationSeconds"])
+    if record["status"] == "RUNNING" and start is not None:
+        duration = format_duration((_now() - start).total_seconds()) + " so far"
+    accuracy = record["accuracy"]
+    return [
+        str(record["name"]),
+        str(record["status"]),
+        local_time(start, date=True) if start else "-",
+        duration,
+        f"{accuracy:.4f}" if isinstance(accuracy, (int, float)) else "-",
+        str(record["endpointName"] or "-"),
+        str(record["error"] or ""),
+    ]
+
+
+def cmd_list(context: Context) -> int:
+    args = context.args
+    state_machine = context.pipeline.state_machine_arn
+    records = [
+        execution_record(
+            item
+            if item.get("status") == "RUNNING"
+            else _describe(context, str(item["executionArn"]))
+        )
+        for item in _executions(context, state_machine)
+    ]
+    if args.json:
+        print_json(records)
+    elif not records:
+        print(f"no executions of {state_machine}" + (f" {args.status}" if args.status else ""))
+    else:
+        print(table([_LIST_HEADER, *(_list_row(record) for record in records)]))
+    return 0
+
+
+def _full_history(context: Context, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    request: dict[str, Any] = {
+        "executionArn": execution_arn,
+        "maxResults": 1000,
+        "includeExecutionData": True,
+    }
+    while True:
+        page = context.call("stepfunctions", "get_execution_history", **request)
+        events.extend(page.get("events", []))
+        if not page.get("nextToken"):
+            return sorted(events, key=lambda event: int(event["id"]))
+        request["nextToken"] = page["nextToken"]
+
+
+def _describe_fields(record: dict[str, Any]) -> list[tuple[str, Any]]:
+    start, stop = as_datetime(record["startDate"]), as_datetime(record["stopDate"])
+    fields = [
+        ("execution", record["name"]),
+        ("arn", record["executionArn"]),
+        ("status", record["status"]),
+        ("started", local_time(start, date=True) if start else "-"),
+        ("stopped", local_time(stop, date=True) if stop else "-"),
+        ("duration", format_duration(record["durationSeconds"])),
+    ]
+    if record["status"] == "SUCCEEDED":
+        fields.append(("result", summarize_output(record["output"])))
+    if record["failedState"]:
+        fields.append(("failed in", record["failedState"]))
+    if record["error"] or record["cause"]:
+        fields.append(("error", record["error"] or "-"))
+        fields.append(("cause", " ".join(str(record["cause"] or "-").split())))
+    return fields
+
+
+def cmd_describe(context: Context) -> int:
+    execution_arn = execution_arn_of(context)
+    detail = _describe(context, execution_arn)
+    record = execution_record(detail)
+    record["stateMachineArn"] = detail.get("stateMachineArn")
+    record["input"] = loads(detail.get("input"))
+    record["output"] = loads(detail.get("output"))
+    record["failedState"] = None
+    if detail.get("status") in ("FAILED", "TIMED_OUT", "ABORTED"):
+        record["failedState"] = failing_state(_full_history(context, execution_arn))
+    if context.args.json:
+        print_json(record)
+        return 0
+    for label, value in _describe_fields(record):
+        print(f"{label + ':':<11}{value}")
+    for key in ("input", "output"):
+        if record[key] is not None:
+            print(f"{key}:")
+            print("  " + json.dumps(record[key], indent=2).replace("\n", "\n  "))
+    return 0

@@ -1,0 +1,53 @@
+"""The operator tool installs alone: ``./constructs`` and ``./cli`` from a clean clone into a
+fresh virtual environment, with only their declared dependencies (no moto, no torch)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_CHECK = """
+import importlib.util, sys
+import mlpipeline_cli
+from mlpipeline_cli.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_NOT_SUCCEEDED, build_parser, main
+from mlpipeline_cdk.contract import outputs, run_input, run_output
+assert "aws_cdk" not in sys.modules, "the CLI imported aws_cdk"
+for name in ("moto", "torch", "PIL"):
+    assert importlib.util.find_spec(name) is None, name + " was installed"
+print(sorted(build_parser()._subparsers._group_actions[0].choices))
+"""
+
+
+def _run(*argv: str | Path, cwd: Path | None = None) -> str:
+    done = subprocess.run(
+        [str(a) for a in argv], cwd=cwd, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, f"{argv}: {done.stdout[-2000:]}{done.stderr[-3000:]}"
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_cli_installs_from_a_clean_clone_into_a_fresh_venv(tmp_path: Path) -> None:
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs a git checkout of the repository")
+    commit = _run("git", "-C", ROOT, "rev-parse", "HEAD").strip()
+    clone = tmp_path / "clone"
+    _run("git", "clone", "--quiet", "--no-checkout", ROOT, clone)
+    _run("git", "-C", clone, "checkout", "--quiet", "--detach", commit)
+    venv = tmp_path / "venv"
+    _run(sys.executable, "-m", "venv", venv)
+    python = venv / "bin" / "python"
+    _run(python, "-m", "pip", "install", "--quiet", "./constructs", "./cli", cwd=clone)
+    commands = _run(python, "-c", _CHECK, cwd=tmp_path)
+    assert commands.strip() == str(
+        sorted(["run", "watch", "list", "describe", "predict", "upload-data", "graph", "export"])
+    )
+    usage = _run(venv / "bin" / "mlpipeline", "--help", cwd=tmp_path)
+    assert usage.startswith("usage: mlpipeline")
+    for command in ("run", "watch", "predict", "upload-data", "export"):
+        assert command in usage
