@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,9 @@ from mlpipeline_emulator.session import (
     ensure_emulator,
     start_emulator,
 )
+
+#: The real CDK CLI, and a real training run.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[3]
 STACK = "MLPipelineStack"
@@ -128,23 +131,24 @@ def resolve(value: Any, deployment: Deployment) -> Any:
             return str(client("kms").describe_key(KeyId=ref(name))["KeyMetadata"]["Arn"])
         raise AssertionError(kind)
 
+    functions: dict[str, Callable[[Any], Any]] = {
+        "Ref": ref,
+        "Fn::GetAtt": lambda args: get_att(*args),
+        "Fn::Join": lambda args: args[0].join(walk(args[1])),
+        "Fn::Sub": lambda text: re.sub(r"\$\{([^}]+)\}", lambda m: ref(m.group(1)), text),
+        "Fn::FindInMap": lambda args: (
+            lambda mapping, key, attribute: template["Mappings"][mapping][key][attribute]
+        )(*walk(args)),
+    }
+
     def walk(item: Any) -> Any:
         if isinstance(item, list):
             return [walk(i) for i in item]
         if not isinstance(item, dict):
             return item
-        if set(item) == {"Ref"}:
-            return ref(item["Ref"])
-        if set(item) == {"Fn::GetAtt"}:
-            return get_att(*item["Fn::GetAtt"])
-        if set(item) == {"Fn::Join"}:
-            separator, parts = item["Fn::Join"]
-            return separator.join(walk(parts))
-        if set(item) == {"Fn::Sub"}:
-            return re.sub(r"\$\{([^}]+)\}", lambda m: ref(m.group(1)), item["Fn::Sub"])
-        if set(item) == {"Fn::FindInMap"}:
-            mapping, key, attribute = walk(item["Fn::FindInMap"])
-            return template["Mappings"][mapping][key][attribute]
+        if len(item) == 1 and next(iter(item)) in functions:
+            [(name, args)] = item.items()
+            return functions[name](args)
         return {key: walk(child) for key, child in item.items()}
 
     return walk(value)
