@@ -73,6 +73,9 @@ def serve(port: int = 0, ready_file: Path | None = None) -> int:
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if ready_file is not None:
+        # Training logs and model files beside the emulator's own log, where they can be found.
+        os.environ.setdefault("MLPIPELINE_LOCAL_WORKDIR", str(ready_file.parent / "runtime"))
     stopped = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: stopped.set())

@@ -141,9 +141,23 @@ def bootstrap(
     )
 
 
-def _stack_arguments(stacks: Sequence[str] | str) -> list[str]:
+def _on_stacks(
+    verb: str,
+    flags: Sequence[str],
+    emulator: Emulator,
+    stacks: Sequence[str] | str,
+    app_dir: Path | None,
+    assembly: str,
+    capture: bool,
+) -> subprocess.CompletedProcess[str]:
+    """``cdk VERB STACK... --app ASSEMBLY FLAGS`` (``--all`` when no stack is named)."""
     names = [stacks] if isinstance(stacks, str) else list(stacks)
-    return names or ["--all"]
+    return run_cdk(
+        [verb, *(names or ["--all"]), "--app", assembly, *flags],
+        emulator,
+        app_dir=app_dir,
+        capture=capture,
+    )
 
 
 def deploy(
@@ -156,12 +170,8 @@ def deploy(
 ) -> subprocess.CompletedProcess[str]:
     """``cdk deploy`` of ``stacks`` (names or patterns, as the CLI takes them; default: every
     stack of the app) from the synthesized ``assembly``, without prompts."""
-    return run_cdk(
-        ["deploy", *_stack_arguments(stacks), "--app", assembly, "--require-approval", "never"],
-        emulator,
-        app_dir=app_dir,
-        capture=capture,
-    )
+    flags = ["--require-approval", "never"]
+    return _on_stacks("deploy", flags, emulator, stacks, app_dir, assembly, capture)
 
 
 def destroy(
@@ -173,12 +183,7 @@ def destroy(
     capture: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """``cdk destroy --force`` of ``stacks`` (default: every stack of the app)."""
-    return run_cdk(
-        ["destroy", *_stack_arguments(stacks), "--app", assembly, "--force"],
-        emulator,
-        app_dir=app_dir,
-        capture=capture,
-    )
+    return _on_stacks("destroy", ["--force"], emulator, stacks, app_dir, assembly, capture)
 
 
 def assembly_stacks(assembly: Path, patterns: Sequence[str] = ()) -> list[str]:
