@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from mlpipeline_emulator.cli import parser
 from mlpipeline_emulator.session import HOME_VARIABLE
-from tests.emulator.conftest import kill_recorded_emulator
+from tests.emulator.processes import kill_recorded_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = str(Path(sys.executable).parent / "mlpipeline-emulator")

@@ -21,7 +21,7 @@ from mlpipeline_emulator.session import (
     start_emulator,
     state_home,
 )
-from tests.emulator.conftest import Lines, kill_group, process_group
+from tests.emulator.processes import Lines, kill_group, process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Generous for a loaded machine (two suites at once on two cores), yet bounded.
