@@ -54,7 +54,7 @@ clean:
 
 # The app's stack, deployed by the real CDK CLI into a local AWS emulator (moto on 127.0.0.1):
 # no AWS account. deploy-local leaves the emulator running; destroy-local deletes the stack
-# (as `cdk destroy` would) and stops it. See README, "Local deployment".
+# (as `cdk destroy` would) and stops it, also when the deletion fails. See emulator/README.md.
 deploy-local: setup
 	$(BIN)/python scripts/demo.py --deploy-only
 
@@ -63,4 +63,5 @@ demo: setup
 	$(BIN)/python scripts/demo.py
 
 destroy-local: setup
-	$(BIN)/python -m mlpipeline_emulator.deploy destroy
+	status=0; $(BIN)/mlpipeline-emulator destroy MLPipelineStack || status=$$?; \
+	$(BIN)/mlpipeline-emulator stop; exit $$status

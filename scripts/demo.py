@@ -31,10 +31,13 @@ from types import FrameType
 
 from mnist_data import write_dataset  # scripts/mnist_data.py: this app's sample digits
 
-from mlpipeline_emulator import deploy as local
+import mlpipeline_emulator as local
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = ROOT / local.STATE_DIR / "demo-data"
+#: This app's stack, and where the demo keeps its data and the emulated jobs' files.
+STACK_NAME = "MLPipelineStack"
+STATE_DIR = ROOT / ".local"
+DATA_DIR = STATE_DIR / "demo-data"
 
 
 def _step(title: str) -> float:
@@ -73,18 +76,17 @@ def run_demo(*, epochs: int, keep: bool, deploy_only: bool = False) -> dict[str,
     ``deploy_only`` stops after uploading the data and leaves the emulator running."""
     keep = keep or deploy_only
     timings: dict[str, float] = {}
-    state_dir = ROOT / local.STATE_DIR
     # Training logs and model files of the emulated jobs and endpoints, kept for a look.
-    os.environ.setdefault("MLPIPELINE_LOCAL_WORKDIR", str(state_dir / "runtime"))
+    os.environ.setdefault("MLPIPELINE_LOCAL_WORKDIR", str(STATE_DIR / "runtime"))
     begin = _step("Local AWS emulator")
-    emulator, started = local.ensure_emulator(state_dir)
+    emulator, started = local.ensure_emulator()
     print(f"{'Started' if started else 'Reusing'} the emulator on {emulator.endpoint_url}")
     timings["emulator"] = time.monotonic() - begin
     try:
         begin = _step("cdk synth, bootstrap and deploy into the emulator")
         local.synth(emulator, app_dir=ROOT)
         local.bootstrap(emulator, app_dir=ROOT)
-        local.deploy(emulator, local.STACK_NAME, app_dir=ROOT)
+        local.deploy(emulator, [STACK_NAME], app_dir=ROOT)
         timings["deploy"] = time.monotonic() - begin
 
         begin = _step("Sample digits to the data bucket")
@@ -93,8 +95,8 @@ def run_demo(*, epochs: int, keep: bool, deploy_only: bool = False) -> dict[str,
         _mlpipeline(emulator, "upload-data", str(DATA_DIR))
         timings["data"] = time.monotonic() - begin
         if deploy_only:
-            print(f"\n{local.STACK_NAME} outputs:")
-            for key, value in local.stack_outputs(emulator).items():
+            print(f"\n{STACK_NAME} outputs:")
+            for key, value in local.stack_outputs(emulator, STACK_NAME).items():
                 print(f"  {key:<20} {value}")
             print(
                 f"\nRun the pipeline: .venv/bin/mlpipeline --endpoint-url {emulator.endpoint_url} "

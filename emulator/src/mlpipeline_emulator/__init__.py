@@ -1,6 +1,19 @@
-"""A local SageMaker for moto, and the Step Functions integration that drives it.
+"""A local AWS for CDK apps: moto with a local SageMaker, the Step Functions integration that
+drives it, and CloudFormation support for what the CDK synthesizes, deployed into by the real
+CDK CLI (the ``mlpipeline-emulator`` command, :mod:`.cli`).
 
-Install it, then use moto as usual (``mock_aws`` in process, or :mod:`.server`)::
+Deploy a CDK app from Python (:mod:`.session`, :mod:`.cdk`)::
+
+    from mlpipeline_emulator import bootstrap, deploy, emulator_session, stack_outputs, synth
+
+    with emulator_session() as emulator:       # stopped at the end, on errors and on Ctrl-C
+        synth(emulator, app_dir=app)
+        bootstrap(emulator, app_dir=app)
+        deploy(emulator, ["MyStack"], app_dir=app)
+        print(stack_outputs(emulator, "MyStack"))
+
+Or install the local SageMaker into moto and use moto as usual (``mock_aws`` in process, or
+:mod:`.server`)::
 
     from moto import mock_aws
     from mlpipeline_emulator import ScriptedRuntime, TrainingOutcome, local_sagemaker
@@ -17,6 +30,17 @@ What happens on SageMaker's instances is up to a runtime (:mod:`.runtime`);
 
 from ._install import install, local_sagemaker, uninstall
 from ._stepfunctions_sagemaker import error_name
+from .cdk import (
+    CDK_CLI_VERSION,
+    assembly_stacks,
+    bootstrap,
+    cdk_environment,
+    deploy,
+    destroy,
+    run_cdk,
+    stack_outputs,
+    synth,
+)
 from .process_runtime import ProcessRuntime as ProcessRuntime
 from .runtime import (
     CheckpointSpec,
@@ -38,10 +62,22 @@ from .runtime import (
     final_metrics,
 )
 from .scripted import ScriptedRuntime, echo
+from .session import (
+    Emulator,
+    EmulatorError,
+    emulator_session,
+    ensure_emulator,
+    running_emulator,
+    start_emulator,
+    state_home,
+)
 
 __all__ = [
+    "CDK_CLI_VERSION",
     "CheckpointSpec",
     "ContainerSpec",
+    "Emulator",
+    "EmulatorError",
     "EndpointHost",
     "EndpointSpec",
     "HostingOutcome",
@@ -57,10 +93,23 @@ __all__ = [
     "TrainingProgress",
     "TrainingRunner",
     "VariantSpec",
+    "assembly_stacks",
+    "bootstrap",
+    "cdk_environment",
+    "deploy",
+    "destroy",
     "echo",
+    "emulator_session",
+    "ensure_emulator",
     "error_name",
     "final_metrics",
     "install",
     "local_sagemaker",
+    "run_cdk",
+    "running_emulator",
+    "stack_outputs",
+    "start_emulator",
+    "state_home",
+    "synth",
     "uninstall",
 ]

@@ -12,40 +12,38 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
-import shlex
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
-import threading
-import time
-from collections import deque
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import _process_s3 as s3
+from ._training_host import (
+    TOOLKIT_EXIT_CODE,
+    HostDirs,
+    HostProcess,
+    LiveProcesses,
+    free_port,
+    terminate,
+)
+from ._training_toolkit import (
+    INSTANCE_GROUP,
+    NETWORK_INTERFACE,
+    TOOLKIT_HYPERPARAMETERS,
+    command_line_args,
+    decode_hyperparameters,
+    env_value,
+    input_data_config,
+    resource_config,
+    user_hyperparameters,
+)
 from .runtime import TrainingJobSpec, TrainingOutcome, TrainingProgress, final_metrics
 
-#: Hyperparameters the training toolkit keeps from the script, besides any ``sagemaker_*`` one
-#: (sagemaker_training.params.SAGEMAKER_HYPERPARAMETERS).
-_TOOLKIT_HYPERPARAMETERS: Final = frozenset(
-    {"default_user_module_name", "_tuning_objective_metric"}
-)
-_INSTANCE_GROUP: Final = "homogeneousCluster"
-_NETWORK_INTERFACE: Final = "eth0"
 _DEFAULT_LOG_LEVEL: Final = 20
-#: SageMaker shows the first 1,024 characters of ``/opt/ml/output/failure`` as FailureReason.
-FAILURE_REASON_LIMIT: Final = 1024
-#: The training toolkit exits with 1 whenever the script fails (a ``ClientError``).
-_TOOLKIT_EXIT_CODE: Final = 1
-#: Where the toolkit starts quoting stderr in its ``ErrorMessage``: the first line naming an error.
-_ERROR_LINE: Final = re.compile(r"Traceback|\w*(?:Error|Exception)\b")
 #: Variables of the machine running the emulator that would mislead a script about its cluster.
 _CLUSTER_VARIABLES: Final = frozenset(
     {"MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"}
@@ -63,251 +61,12 @@ class TrainingSettings:
     s3_endpoint_url: str | None
     checkpoint_dir_arg: str | None
     stop_grace_seconds: float
+    #: The runtime's running processes, across its jobs.
+    live: LiveProcesses = field(default_factory=LiveProcesses)
 
 
 class TrainingJobError(Exception):
     """Ends a run before the script's processes start; the message is the FailureReason."""
-
-
-# --- the training toolkit's view of hyperparameters ----------------------------------------
-
-
-def decode_hyperparameters(raw: Mapping[str, str]) -> dict[str, Any]:
-    """Each value JSON-decoded when it is JSON, else kept as the string it is (the toolkit's
-    ``read_hyperparameters``)."""
-    decoded: dict[str, Any] = {}
-    for name, value in raw.items():
-        try:
-            decoded[name] = json.loads(value)
-        except (ValueError, TypeError):
-            decoded[name] = value
-    return decoded
-
-
-def user_hyperparameters(decoded: Mapping[str, Any]) -> dict[str, Any]:
-    """The hyperparameters the script sees: all but the toolkit's own (``sagemaker_*`` ...)."""
-    return {
-        name: value
-        for name, value in decoded.items()
-        if not name.startswith("sagemaker_") and name not in _TOOLKIT_HYPERPARAMETERS
-    }
-
-
-def _argument_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Mapping):
-        return ",".join(f"{k}={v}" for k, v in sorted(value.items()))
-    return str(value)
-
-
-def command_line_args(hyperparameters: Mapping[str, Any]) -> list[str]:
-    """``--name value`` per hyperparameter, sorted by name, values as ``str()`` renders the
-    decoded JSON (``True``, ``0.001``, ``[1, 2]``), one-letter names as ``-n`` (the toolkit's
-    ``mapping.to_cmd_args``)."""
-    args: list[str] = []
-    for name in sorted(hyperparameters):
-        args += [
-            f"--{name}" if len(name) > 1 else f"-{name}",
-            _argument_value(hyperparameters[name]),
-        ]
-    return args
-
-
-def env_value(value: Any) -> str:
-    """A value as the toolkit writes it into an ``SM_*`` variable (``mapping.to_env_vars``)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
-# --- one instance -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HostDirs:
-    """One instance's ``/opt/ml``."""
-
-    root: Path
-
-    @property
-    def code(self) -> Path:
-        return self.root / "code"
-
-    @property
-    def input(self) -> Path:
-        return self.root / "input"
-
-    @property
-    def input_config(self) -> Path:
-        return self.input / "config"
-
-    def channel(self, name: str) -> Path:
-        return self.input / "data" / name
-
-    @property
-    def model(self) -> Path:
-        return self.root / "model"
-
-    @property
-    def output(self) -> Path:
-        return self.root / "output"
-
-    @property
-    def output_data(self) -> Path:
-        return self.output / "data"
-
-    @property
-    def output_intermediate(self) -> Path:
-        return self.output / "intermediate"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
-
-    def create(self) -> None:
-        for directory in (
-            self.code,
-            self.input_config,
-            self.input / "data",
-            self.model,
-            self.output_data,
-            self.output_intermediate,
-            self.checkpoints,
-        ):
-            directory.mkdir(parents=True, exist_ok=True)
-
-
-class HostProcess:
-    """The script running for one instance, its output copied line by line to the instance's
-    log (the CloudWatch stream ``<job>/algo-N``)."""
-
-    def __init__(
-        self,
-        host: str,
-        dirs: HostDirs,
-        command: Sequence[str],
-        env: Mapping[str, str],
-        log_path: Path,
-    ) -> None:
-        self.host = host
-        self.dirs = dirs
-        self.command = list(command)
-        self.log_path = log_path
-        self.stderr_tail: deque[str] = deque(maxlen=1000)
-        self._log = log_path.open("a", encoding="utf-8")
-        self._log_lock = threading.Lock()
-        self.write_log(f"Invoking script with the following command:\n\n{shlex.join(command)}\n")
-        try:
-            # A session of its own: stopping the job signals the script and what it started.
-            self.process = subprocess.Popen(
-                self.command,
-                cwd=dirs.code,
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-        except OSError:
-            self._log.close()
-            raise
-        self.finished_at: float | None = None
-        self._readers = [
-            threading.Thread(target=self._copy, args=(self.process.stdout, False), daemon=True),
-            threading.Thread(target=self._copy, args=(self.process.stderr, True), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    def write_log(self, text: str) -> None:
-        with self._log_lock:
-            if not self._log.closed:  # a process the script left behind may still write
-                self._log.write(text if text.endswith("\n") else text + "\n")
-                self._log.flush()
-
-    def _copy(self, stream: IO[bytes] | None, is_stderr: bool) -> None:
-        if stream is None:
-            return
-        for raw in stream:
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            self.write_log(line)
-            if is_stderr:
-                self.stderr_tail.append(line)
-
-    def poll(self) -> int | None:
-        code = self.process.poll()
-        if code is not None and self.finished_at is None:
-            self.finished_at = time.monotonic()
-        return code
-
-    @property
-    def exit_code(self) -> int:
-        """The exit status as a shell reports it (128 + signal for a killed process)."""
-        code = self.process.returncode
-        return 128 - code if code is not None and code < 0 else int(code or 0)
-
-    def send(self, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signum)
-
-    def close(self, timeout: float = 5.0) -> None:
-        for reader in self._readers:
-            reader.join(timeout)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
-        with self._log_lock:
-            self._log.close()
-
-    def failure_reason(self) -> str:
-        """FailureReason as SageMaker builds it for a framework container: ``AlgorithmError:``,
-        the first 1,024 characters of the failure file (the script's, else the one the toolkit
-        writes: ``ExecuteUserScriptError`` with the stderr from the first error on), and the
-        toolkit's exit code."""
-        failure_file = self.dirs.output / "failure"
-        text = ""
-        if failure_file.is_file():
-            text = failure_file.read_text(encoding="utf-8", errors="replace")
-        if not text.strip():
-            text = (
-                f"ExecuteUserScriptError:\nExitCode {self.exit_code}\n"
-                f'ErrorMessage "{self._error_message()}"\nCommand "{" ".join(self.command)}"'
-            )
-        text = text[:FAILURE_REASON_LIMIT].rstrip()
-        return f"AlgorithmError: {text}, exit code: {_TOOLKIT_EXIT_CODE}"
-
-    def _error_message(self) -> str:
-        lines = list(self.stderr_tail)
-        start = next((i for i, line in enumerate(lines) if _ERROR_LINE.search(line)), len(lines))
-        quoted = dict.fromkeys(line.strip(" :") for line in lines[start:] if line.strip())
-        return "\n".join(quoted)
-
-    def metrics_lines(self) -> list[str]:
-        return self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _terminate(processes: Sequence[HostProcess], grace_seconds: float) -> None:
-    """SIGTERM, then SIGKILL whatever still runs after ``grace_seconds`` (as StopTrainingJob)."""
-    running = [p for p in processes if p.poll() is None]
-    for process in running:
-        process.send(signal.SIGTERM)
-    deadline = time.monotonic() + grace_seconds
-    while any(p.poll() is None for p in running) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    for process in running:
-        if process.poll() is None:
-            process.send(signal.SIGKILL)
-            process.process.wait()
-            process.poll()
 
 
 # --- one job ------------------------------------------------------------------------------
@@ -410,7 +169,7 @@ class TrainingRun:
             # The toolkit downloads the code; its failure is a framework error.
             raise TrainingJobError(
                 "AlgorithmError: framework error: cannot download and unpack "
-                f"sagemaker_submit_directory {uri}: {error}, exit code: {_TOOLKIT_EXIT_CODE}"
+                f"sagemaker_submit_directory {uri}: {error}, exit code: {TOOLKIT_EXIT_CODE}"
             ) from error
 
     def _download_channels(self, client: Any, dirs: Mapping[str, HostDirs]) -> None:
@@ -494,45 +253,11 @@ class TrainingRun:
         """The files SageMaker leaves in ``/opt/ml/input/config``."""
         files = {
             "hyperparameters.json": dict(self.job.hyperparameters),
-            "resourceconfig.json": self._resource_config(host),
-            "inputdataconfig.json": self._input_data_config(),
+            "resourceconfig.json": resource_config(self.job, self.hosts, host),
+            "inputdataconfig.json": input_data_config(self.job),
         }
         for name, content in files.items():
             (dirs.input_config / name).write_text(json.dumps(content), encoding="utf-8")
-
-    def _resource_config(self, host: str) -> dict[str, Any]:
-        instance_type = self.job.instance_type or "local"
-        return {
-            "current_host": host,
-            "current_instance_type": instance_type,
-            "current_group_name": _INSTANCE_GROUP,
-            "hosts": self.hosts,
-            "instance_groups": [
-                {
-                    "instance_group_name": _INSTANCE_GROUP,
-                    "instance_type": instance_type,
-                    "hosts": self.hosts,
-                }
-            ],
-            "network_interface_name": _NETWORK_INTERFACE,
-        }
-
-    def _input_data_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {}
-        for channel in self.job.input_channels:
-            entry = {
-                "TrainingInputMode": channel.input_mode,
-                "S3DistributionType": channel.s3_data_distribution_type,
-                "RecordWrapperType": "None",
-            }
-            if channel.content_type:
-                entry["ContentType"] = channel.content_type
-            if channel.compression_type:
-                entry["CompressionType"] = channel.compression_type
-            config[channel.name] = entry
-        return config
-
-    # --- training ----------------------------------------------------------------------------
 
     def _command(self, program: str, dirs: HostDirs) -> list[str]:
         args = command_line_args(self.user_hyperparameters)
@@ -550,7 +275,7 @@ class TrainingRun:
     ) -> list[HostProcess]:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         rendezvous = (
-            {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
+            {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
             if len(self.hosts) > 1
             else {}
         )
@@ -559,22 +284,20 @@ class TrainingRun:
             for host in self.hosts:
                 env = self._environment(host, dirs[host], program, submit_directory)
                 env.update(rendezvous)
-                processes.append(
-                    HostProcess(
-                        host,
-                        dirs[host],
-                        self._command(program, dirs[host]),
-                        env,
-                        self.log_dir / f"{host}.log",
-                    )
+                process = HostProcess(
+                    host,
+                    dirs[host],
+                    self._command(program, dirs[host]),
+                    env,
+                    self.log_dir / f"{host}.log",
                 )
+                processes.append(process)
+                self.settings.live.add(process)
         except OSError as error:
-            _terminate(processes, 0)
-            for process in processes:
-                process.close()
+            self._end(processes, 0)
             raise TrainingJobError(
                 f"AlgorithmError: ExecuteUserScriptError: cannot start {program}: {error}, "
-                f"exit code: {_TOOLKIT_EXIT_CODE}"
+                f"exit code: {TOOLKIT_EXIT_CODE}"
             ) from error
         return processes
 
@@ -597,10 +320,14 @@ class TrainingRun:
                     stopped = True
                     break
         finally:
-            _terminate(processes, self.settings.stop_grace_seconds if stopped else 5.0)
-            for process in processes:
-                process.close()
+            self._end(processes, self.settings.stop_grace_seconds if stopped else 5.0)
         return (None if stopped else failed), stopped
+
+    def _end(self, processes: list[HostProcess], grace_seconds: float) -> None:
+        terminate(processes, grace_seconds)
+        for process in processes:
+            process.close()
+            self.settings.live.discard(process)
 
     def _environment(
         self, host: str, dirs: HostDirs, program: str, submit_directory: str
@@ -645,7 +372,7 @@ class TrainingRun:
         framework = {
             k: v
             for k, v in self.hyperparameters.items()
-            if (k.startswith("sagemaker_") or k in _TOOLKIT_HYPERPARAMETERS)
+            if (k.startswith("sagemaker_") or k in TOOLKIT_HYPERPARAMETERS)
             and k
             not in {
                 "sagemaker_program",
@@ -655,26 +382,26 @@ class TrainingRun:
                 "sagemaker_container_log_level",
                 "sagemaker_job_name",
                 "sagemaker_s3_output",
-                *_TOOLKIT_HYPERPARAMETERS,
+                *TOOLKIT_HYPERPARAMETERS,
             }
         }
         log_level = self.hyperparameters.get("sagemaker_container_log_level", _DEFAULT_LOG_LEVEL)
         module_name = program[:-3] if program.endswith(".py") else program
         instance_type = self.job.instance_type or "local"
-        resource_config = self._resource_config(host)
-        input_data_config = self._input_data_config()
+        resources = resource_config(self.job, self.hosts, host)
+        inputs = input_data_config(self.job)
         user_args = command_line_args(self.user_hyperparameters)
         training_env = {
             "additional_framework_parameters": framework,
             "channel_input_dirs": channels,
             "current_host": host,
-            "current_instance_group": _INSTANCE_GROUP,
+            "current_instance_group": INSTANCE_GROUP,
             "current_instance_type": instance_type,
             "framework_module": None,
             "hosts": self.hosts,
             "hyperparameters": self.user_hyperparameters,
             "input_config_dir": str(dirs.input_config),
-            "input_data_config": input_data_config,
+            "input_data_config": inputs,
             "input_dir": str(dirs.input),
             "is_master": host == self.hosts[0],
             "job_name": self.job.name,
@@ -683,32 +410,32 @@ class TrainingRun:
             "model_dir": str(dirs.model),
             "module_dir": submit_directory,
             "module_name": module_name,
-            "network_interface_name": _NETWORK_INTERFACE,
+            "network_interface_name": NETWORK_INTERFACE,
             "num_cpus": cpus,
             "num_gpus": 0,
             "output_data_dir": str(dirs.output_data),
             "output_dir": str(dirs.output),
             "output_intermediate_dir": str(dirs.output_intermediate),
-            "resource_config": resource_config,
+            "resource_config": resources,
             "user_entry_point": program,
         }
         variables: dict[str, Any] = {
             "hosts": self.hosts,
-            "network_interface_name": _NETWORK_INTERFACE,
+            "network_interface_name": NETWORK_INTERFACE,
             "hps": self.user_hyperparameters,
             "user_entry_point": program,
             "framework_params": framework,
-            "resource_config": resource_config,
-            "input_data_config": input_data_config,
+            "resource_config": resources,
+            "input_data_config": inputs,
             "output_data_dir": str(dirs.output_data),
             "channels": sorted(channels),
             "current_host": host,
             "current_instance_type": instance_type,
-            "current_instance_group": _INSTANCE_GROUP,
+            "current_instance_group": INSTANCE_GROUP,
             "current_instance_group_hosts": self.hosts,
-            "instance_groups": [_INSTANCE_GROUP],
+            "instance_groups": [INSTANCE_GROUP],
             "instance_groups_dict": {
-                g["instance_group_name"]: g for g in resource_config["instance_groups"]
+                g["instance_group_name"]: g for g in resources["instance_groups"]
             },
             "distribution_instance_groups": [],
             "is_hetero": False,

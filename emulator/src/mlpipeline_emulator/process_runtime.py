@@ -154,7 +154,9 @@ class ProcessRuntime:
 
     def close(self) -> None:
         """Take every endpoint down (the emulator is not told when moto is reset or the server
-        stops). Logs stay; work folders go unless ``keep_workdirs``."""
+        stops), and kill the processes of the jobs still training. Logs stay; work folders go
+        unless ``keep_workdirs``."""
+        self._settings.live.kill_all()
         self._hosting.undeploy_all()
 
     def __repr__(self) -> str:

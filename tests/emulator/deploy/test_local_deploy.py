@@ -9,12 +9,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,23 +20,25 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from mlpipeline_emulator.deploy import (
-    ACCOUNT,
-    OUTPUT_KEYS,
-    REGION,
-    STATE_FILE,
-    Emulator,
+from mlpipeline_cdk.contract.outputs import OUTPUT_KEYS
+from mlpipeline_emulator.cdk import (
     bootstrap,
     cdk_environment,
     deploy,
     destroy,
-    emulator_session,
-    ensure_emulator,
-    running_emulator,
     stack_outputs,
-    start_emulator,
     synth,
 )
+from mlpipeline_emulator.session import (
+    ACCOUNT,
+    REGION,
+    Emulator,
+    ensure_emulator,
+    start_emulator,
+)
+
+#: The real CDK CLI, and a real training run.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[3]
 STACK = "MLPipelineStack"
@@ -73,6 +73,8 @@ def deployment(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> 
         begin = time.monotonic()
         if name == "synth":
             result = step(emulator, app_dir=ROOT, output=str(assembly), capture=True)
+        elif name == "deploy":
+            result = step(emulator, [STACK], app_dir=ROOT, assembly=str(assembly), capture=True)
         else:
             result = step(emulator, app_dir=ROOT, assembly=str(assembly), capture=True)
         timings[name] = time.monotonic() - begin
@@ -129,23 +131,24 @@ def resolve(value: Any, deployment: Deployment) -> Any:
             return str(client("kms").describe_key(KeyId=ref(name))["KeyMetadata"]["Arn"])
         raise AssertionError(kind)
 
+    functions: dict[str, Callable[[Any], Any]] = {
+        "Ref": ref,
+        "Fn::GetAtt": lambda args: get_att(*args),
+        "Fn::Join": lambda args: args[0].join(walk(args[1])),
+        "Fn::Sub": lambda text: re.sub(r"\$\{([^}]+)\}", lambda m: ref(m.group(1)), text),
+        "Fn::FindInMap": lambda args: (
+            lambda mapping, key, attribute: template["Mappings"][mapping][key][attribute]
+        )(*walk(args)),
+    }
+
     def walk(item: Any) -> Any:
         if isinstance(item, list):
             return [walk(i) for i in item]
         if not isinstance(item, dict):
             return item
-        if set(item) == {"Ref"}:
-            return ref(item["Ref"])
-        if set(item) == {"Fn::GetAtt"}:
-            return get_att(*item["Fn::GetAtt"])
-        if set(item) == {"Fn::Join"}:
-            separator, parts = item["Fn::Join"]
-            return separator.join(walk(parts))
-        if set(item) == {"Fn::Sub"}:
-            return re.sub(r"\$\{([^}]+)\}", lambda m: ref(m.group(1)), item["Fn::Sub"])
-        if set(item) == {"Fn::FindInMap"}:
-            mapping, key, attribute = walk(item["Fn::FindInMap"])
-            return template["Mappings"][mapping][key][attribute]
+        if len(item) == 1 and next(iter(item)) in functions:
+            [(name, args)] = item.items()
+            return functions[name](args)
         return {key: walk(child) for key, child in item.items()}
 
     return walk(value)
@@ -348,7 +351,9 @@ def test_second_deploy_reuses_the_emulator_and_changes_nothing(deployment: Deplo
     # Twice: the CLI deletes its change set by name before each deployment, also when the
     # previous one already removed it.
     for _ in range(2):
-        result = deploy(emulator, app_dir=ROOT, assembly=str(deployment.assembly), capture=True)
+        result = deploy(
+            emulator, [STACK], app_dir=ROOT, assembly=str(deployment.assembly), capture=True
+        )
         assert f"{STACK} (no changes)" in result.stdout + result.stderr
     [stack] = emulator.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
@@ -473,7 +478,7 @@ def destroyed(deployment: Deployment) -> Deployment:
         )
     begin = time.monotonic()
     result = destroy(
-        deployment.emulator, app_dir=ROOT, assembly=str(deployment.assembly), capture=True
+        deployment.emulator, [STACK], app_dir=ROOT, assembly=str(deployment.assembly), capture=True
     )
     deployment.timings["destroy"] = time.monotonic() - begin
     deployment.cli_output["destroy"] = result.stdout + result.stderr
@@ -545,57 +550,3 @@ def test_destroy_deletes_what_the_template_does_not_retain(destroyed: Deployment
         if resource["Type"] == "AWS::Lambda::Function":
             assert destroyed.physical_ids[key] not in functions
     assert client("sns").list_topics()["Topics"] == []
-
-
-# --- The emulator's life --------------------------------------------------------------------------
-
-
-def test_emulator_session_stops_the_emulator_when_its_block_fails(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match="demo failed"), emulator_session(tmp_path) as emulator:
-        assert emulator.is_running()
-        assert running_emulator(tmp_path) is not None
-        raise RuntimeError("demo failed")
-
-    assert not emulator.is_running()
-    assert not (tmp_path / STATE_FILE).exists()
-    assert running_emulator(tmp_path) is None
-
-
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_emulator_session_stops_the_emulator_on_ctrl_c_and_sigterm(
-    tmp_path: Path, signum: int
-) -> None:
-    script = textwrap.dedent(
-        f"""
-        import sys, time
-        from pathlib import Path
-        from mlpipeline_emulator.deploy import emulator_session
-        with emulator_session(Path({str(tmp_path)!r})) as emulator:
-            print(emulator.pid, flush=True)
-            time.sleep(60)
-        """
-    )
-    demo = subprocess.Popen(
-        [sys.executable, "-c", script],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        assert demo.stdout is not None
-        line = demo.stdout.readline()
-        while line and not line.strip().isdigit():  # whatever else the demo prints first
-            line = demo.stdout.readline()
-        emulator_pid = int(line)
-        demo.send_signal(signum)
-        _, stderr = demo.communicate(timeout=30)
-    finally:
-        demo.kill()
-        demo.wait()
-
-    assert "KeyboardInterrupt" in stderr  # how the demo ended: the signal, raised
-    assert demo.returncode != 0
-    with pytest.raises(ProcessLookupError):
-        os.kill(emulator_pid, 0)
-    assert not (tmp_path / STATE_FILE).exists()

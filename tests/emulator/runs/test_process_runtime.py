@@ -372,6 +372,7 @@ def _probe_records(cloud: Cloud, job: str) -> dict[str, dict[str, Any]]:
 # --- training ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_training_job_completes_with_the_metrics_the_script_printed(
     cloud: Cloud, jobs: dict[str, dict[str, Any]]
 ) -> None:
@@ -394,6 +395,7 @@ def test_training_job_completes_with_the_metrics_the_script_printed(
     assert metrics["test:accuracy"] > 0.4
 
 
+@pytest.mark.slow
 def test_model_archive_is_where_sagemaker_puts_it_with_the_serving_code(
     cloud: Cloud, jobs: dict[str, dict[str, Any]]
 ) -> None:
@@ -407,6 +409,7 @@ def test_model_archive_is_where_sagemaker_puts_it_with_the_serving_code(
     assert [epoch["epoch"] for epoch in json.loads(output["metrics.json"])] == [1]
 
 
+@pytest.mark.slow
 def test_checkpoints_are_synced_to_the_checkpoint_uri(
     cloud: Cloud, jobs: dict[str, dict[str, Any]]
 ) -> None:
@@ -417,6 +420,7 @@ def test_checkpoints_are_synced_to_the_checkpoint_uri(
     assert "checkpoints/mnist-one/checkpoint.pt" in keys
 
 
+@pytest.mark.slow
 def test_a_job_resumes_from_the_checkpoints_of_its_checkpoint_uri(
     cloud: Cloud, jobs: dict[str, dict[str, Any]]
 ) -> None:
@@ -441,6 +445,7 @@ def test_a_job_resumes_from_the_checkpoints_of_its_checkpoint_uri(
     assert "train_loss=" not in log
 
 
+@pytest.mark.slow
 def test_two_instances_train_as_two_processes_of_one_process_group(
     cloud: Cloud, jobs: dict[str, dict[str, Any]]
 ) -> None:
@@ -458,6 +463,7 @@ def test_two_instances_train_as_two_processes_of_one_process_group(
     assert set(members) == {"model.pth", "code/mnist.py"}
 
 
+@pytest.mark.slow
 def test_a_failing_script_fails_the_job_with_its_own_message(
     jobs: dict[str, dict[str, Any]],
 ) -> None:
@@ -473,6 +479,7 @@ def test_a_failing_script_fails_the_job_with_its_own_message(
     assert "ModelArtifacts" not in job
 
 
+@pytest.mark.slow
 def test_without_a_failure_file_the_reason_is_the_toolkits(
     jobs: dict[str, dict[str, Any]],
 ) -> None:
@@ -484,6 +491,7 @@ def test_without_a_failure_file_the_reason_is_the_toolkits(
     assert reason.endswith(", exit code: 1")
 
 
+@pytest.mark.slow
 def test_the_script_gets_the_training_toolkits_arguments_and_environment(
     cloud: Cloud, jobs: dict[str, dict[str, Any]]
 ) -> None:
@@ -533,6 +541,7 @@ def test_the_script_gets_the_training_toolkits_arguments_and_environment(
     assert config["inputdataconfig.json"]["sharded"]["S3DistributionType"] == "ShardedByS3Key"
 
 
+@pytest.mark.slow
 def test_channels_are_copied_as_file_mode_copies_them(
     cloud: Cloud, jobs: dict[str, dict[str, Any]]
 ) -> None:
@@ -662,6 +671,7 @@ def endpoint(cloud: Cloud, jobs: dict[str, dict[str, Any]]) -> str:
     return "mnist"
 
 
+@pytest.mark.slow
 def test_endpoint_answers_with_the_scripts_predictions(cloud: Cloud, endpoint: str) -> None:
     images, labels = _digits(8)
 
@@ -677,6 +687,7 @@ def test_endpoint_answers_with_the_scripts_predictions(cloud: Cloud, endpoint: s
     assert sum(p["label"] == label for p, label in zip(predictions, labels, strict=True)) >= 3
 
 
+@pytest.mark.slow
 def test_accept_defaults_to_json_and_the_response_says_so(cloud: Cloud, endpoint: str) -> None:
     images, _ = _digits(1)
 
@@ -691,6 +702,7 @@ def test_accept_defaults_to_json_and_the_response_says_so(cloud: Cloud, endpoint
     assert len(json.loads(response["Body"].read())["predictions"]) == 1
 
 
+@pytest.mark.slow
 def test_a_bad_payload_is_a_model_error_with_the_scripts_message(
     cloud: Cloud, endpoint: str
 ) -> None:
@@ -708,6 +720,7 @@ def test_a_bad_payload_is_a_model_error_with_the_scripts_message(
     assert "PayloadError" in cloud.runtime.endpoint_log(endpoint).read_text()
 
 
+@pytest.mark.slow
 def test_update_swaps_the_model_and_a_failed_update_keeps_it_serving(
     cloud: Cloud, jobs: dict[str, dict[str, Any]], broken_model: str
 ) -> None:
@@ -754,6 +767,7 @@ def test_a_model_that_fails_to_load_fails_the_endpoint(cloud: Cloud, broken_mode
     assert "model_fn loads the model.pth training writes" in described["FailureReason"]
 
 
+@pytest.mark.slow
 def test_deleting_an_endpoint_takes_its_model_down(
     cloud: Cloud, jobs: dict[str, dict[str, Any]]
 ) -> None:
@@ -771,6 +785,7 @@ def test_deleting_an_endpoint_takes_its_model_down(
 # --- the pipeline --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_synthesized_state_machine_trains_gates_and_serves_for_real(
     cloud: Cloud, ml_template_json: dict[str, Any]
 ) -> None:

@@ -1,0 +1,54 @@
+"""mlpipeline-emulator installs alone into a fresh virtual environment, from a clean copy of its
+folder, with only the dependencies it declares, and its public names import there."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CHECK = """
+import sys
+import mlpipeline_emulator
+import mlpipeline_emulator.cdk, mlpipeline_emulator.cli, mlpipeline_emulator.cloudformation
+import mlpipeline_emulator.process_runtime, mlpipeline_emulator.server, mlpipeline_emulator.session
+missing = [name for name in mlpipeline_emulator.__all__ if not hasattr(mlpipeline_emulator, name)]
+assert not missing, missing
+print(sorted(m for m in ("aws_cdk", "mlpipeline_cdk", "numpy", "torch") if m in sys.modules))
+"""
+
+
+@pytest.mark.slow
+def test_the_distribution_installs_alone_and_its_public_names_import(tmp_path: Path) -> None:
+    source = tmp_path / "emulator"
+    shutil.copytree(
+        ROOT / "emulator",
+        source,
+        ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "build", "dist"),
+    )
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python, command = venv / "bin" / "python", venv / "bin" / "mlpipeline-emulator"
+    installed = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(source)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert installed.returncode == 0, installed.stderr[-3000:]
+
+    imported = subprocess.run(
+        [python, "-c", CHECK], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    helped = subprocess.run([command, "--help"], capture_output=True, text=True, timeout=300)
+
+    assert imported.returncode == 0, imported.stderr[-3000:]
+    assert imported.stdout.strip() == "[]"  # no CDK, no torch: an emulator, not an app
+    assert helped.returncode == 0, helped.stderr
+    for subcommand in ("start", "deploy", "env", "status", "destroy", "stop"):
+        assert subcommand in helped.stdout
