@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: demo setup synth test lint typecheck format unit bench clean deploy-local destroy-local
+.PHONY: demo setup synth test test-fast lint typecheck format unit bench clean deploy-local destroy-local
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -30,6 +30,7 @@ synth: setup
 lint: setup
 	ruff format --check .
 	ruff check .
+	$(BIN)/python scripts/check_size.py
 
 typecheck: setup
 	mypy
@@ -40,6 +41,11 @@ unit: setup
 # Type checking (slow on a cold cache: it reads aws-cdk-lib's stubs) runs beside the tests.
 test: lint
 	$(MAKE) --no-print-directory -j2 --output-sync=target typecheck unit
+
+# The quick loop while editing: lint, then every test not marked slow (no real training, no real
+# CDK CLI, no fresh virtual environments). `make test` is what CI runs.
+test-fast: lint
+	pytest -n auto --dist loadfile -m "not slow"
 
 format: setup
 	ruff format .
