@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,3 +86,39 @@ def chdir_tmp(tmp_path: Path) -> Iterator[Path]:
         yield tmp_path
     finally:
         os.chdir(cwd)
+
+
+# --- fresh installs: each distribution installs alone from a clean clone ----------------------
+
+
+def clean_clone(destination: Path) -> Path:
+    """A clone of the repository's committed HEAD: what a user (or CI) checks out."""
+    subprocess.run(
+        ["git", "clone", "--quiet", str(ROOT), str(destination)], check=True, timeout=300
+    )
+    return destination
+
+
+def fresh_venv(directory: Path) -> Path:
+    """A new virtual environment with nothing in it; returns its interpreter."""
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(directory)], check=True, timeout=300
+    )
+    return directory / "bin" / "python"
+
+
+def pip_install(python: Path, *requirements: str, cwd: Path | None = None) -> None:
+    """``pip install`` into the environment of ``python``, with this environment's pip
+    (``--python``). ``--no-compile`` skips writing bytecode for aws-cdk-lib's thousands of
+    modules (three quarters of the install's time); what is installed is the same."""
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet"),
+            *("--no-compile", "--disable-pip-version-check", *requirements),
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, f"pip install {requirements}: {done.stderr[-3000:]}"

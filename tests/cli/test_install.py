@@ -3,14 +3,13 @@ fresh virtual environment, with only their declared dependencies (no moto, no to
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import clean_clone, fresh_venv, pip_install
+
 _CHECK = """
 import importlib.util, sys
 import mlpipeline_cli
@@ -33,21 +32,14 @@ def _run(*argv: str | Path, cwd: Path | None = None) -> str:
 
 @pytest.mark.slow
 def test_cli_installs_from_a_clean_clone_into_a_fresh_venv(tmp_path: Path) -> None:
-    if shutil.which("git") is None or not (ROOT / ".git").exists():
-        pytest.skip("needs a git checkout of the repository")
-    commit = _run("git", "-C", ROOT, "rev-parse", "HEAD").strip()
-    clone = tmp_path / "clone"
-    _run("git", "clone", "--quiet", "--no-checkout", ROOT, clone)
-    _run("git", "-C", clone, "checkout", "--quiet", "--detach", commit)
-    venv = tmp_path / "venv"
-    _run(sys.executable, "-m", "venv", venv)
-    python = venv / "bin" / "python"
-    _run(python, "-m", "pip", "install", "--quiet", "./constructs", "./cli", cwd=clone)
+    clone = clean_clone(tmp_path / "clone")
+    python = fresh_venv(tmp_path / "venv")
+    pip_install(python, "./constructs", "./cli", cwd=clone)
     commands = _run(python, "-c", _CHECK, cwd=tmp_path)
     assert commands.strip() == str(
         sorted(["run", "watch", "list", "describe", "predict", "upload-data", "graph", "export"])
     )
-    usage = _run(venv / "bin" / "mlpipeline", "--help", cwd=tmp_path)
+    usage = _run(python.parent / "mlpipeline", "--help", cwd=tmp_path)
     assert usage.startswith("usage: mlpipeline")
     for command in ("run", "watch", "predict", "upload-data", "export"):
         assert command in usage

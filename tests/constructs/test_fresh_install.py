@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import clean_clone, fresh_venv, pip_install
 
 #: Packages of the emulator, the training code and the operator tool, which the library must not
 #: pull in.
@@ -37,16 +36,9 @@ print(json.dumps(missing))
 def test_library_installs_into_a_fresh_venv_without_the_tools_dependencies(
     tmp_path: Path,
 ) -> None:
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
-    python = env_dir / "bin" / "python"
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", str(clone / "constructs")],
-        check=True,
-        timeout=900,
-    )
+    clone = clean_clone(tmp_path / "clone")
+    python = fresh_venv(tmp_path / "venv")
+    pip_install(python, str(clone / "constructs"))
     out = subprocess.run(
         [str(python), "-c", _IMPORT_PUBLIC_NAMES, *_NOT_INSTALLED],
         cwd=tmp_path,
@@ -56,4 +48,4 @@ def test_library_installs_into_a_fresh_venv_without_the_tools_dependencies(
         env={"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "PATH": "/usr/bin:/bin"},
     )
     assert out.stdout.strip().splitlines()[-1] == '["moto", "torch", "numpy", "boto3"]'
-    assert sys.prefix != str(env_dir)
+    assert sys.prefix != str(python.parent.parent)

@@ -3,14 +3,13 @@ folder, with only the dependencies it declares, and its public names import ther
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import clean_clone, fresh_venv, pip_install
+
 
 CHECK = """
 import sys
@@ -25,22 +24,10 @@ print(sorted(m for m in ("aws_cdk", "mlpipeline_cdk", "numpy", "torch") if m in 
 
 @pytest.mark.slow
 def test_the_distribution_installs_alone_and_its_public_names_import(tmp_path: Path) -> None:
-    source = tmp_path / "emulator"
-    shutil.copytree(
-        ROOT / "emulator",
-        source,
-        ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "build", "dist"),
-    )
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    python, command = venv / "bin" / "python", venv / "bin" / "mlpipeline-emulator"
-    installed = subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(source)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert installed.returncode == 0, installed.stderr[-3000:]
+    clone = clean_clone(tmp_path / "clone")
+    python = fresh_venv(tmp_path / "venv")
+    command = python.parent / "mlpipeline-emulator"
+    pip_install(python, str(clone / "emulator"))
 
     imported = subprocess.run(
         [python, "-c", CHECK], cwd=tmp_path, capture_output=True, text=True, timeout=300
