@@ -10,7 +10,6 @@ import pytest
 
 from conftest import clean_clone, fresh_venv, pip_install
 
-
 CHECK = """
 import sys
 import mlpipeline_emulator
