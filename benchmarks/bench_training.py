@@ -42,9 +42,12 @@ def load_script() -> ModuleType:
     sys.modules["mnist"] = module
     # No __pycache__ in training_code/: everything there is packaged into the job's source.
     writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    # Its folder on sys.path, as SageMaker's toolkits put it, so that it imports its modules.
+    sys.path.insert(0, str(SCRIPT.parent))
     try:
         spec.loader.exec_module(module)
     finally:
+        sys.path.remove(str(SCRIPT.parent))
         sys.dont_write_bytecode = writes_bytecode
     return module
 

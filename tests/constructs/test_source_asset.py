@@ -16,6 +16,9 @@ from mlpipeline_cdk import build_source_archive
 
 from conftest import ROOT
 
+#: The training script's files: the entry point mnist.py and the modules it imports.
+CODE_FILES = sorted(path.name for path in (ROOT / "training_code").glob("*.py"))
+
 
 def _source_asset(assembly: cdk.cx_api.CloudAssembly) -> tuple[str, dict[str, Any]]:
     manifest = Path(assembly.directory) / "MLPipelineStack.assets.json"
@@ -38,10 +41,12 @@ def test_synthesized_asset_is_a_tar_gz_with_the_script_at_its_root(
     path = _asset_file(app_assembly)
     with tarfile.open(path, mode="r:gz") as archive:
         names = archive.getnames()
-        script = archive.extractfile("mnist.py")
-        assert script is not None
-        assert script.read() == (ROOT / "training_code" / "mnist.py").read_bytes()
+        for name in CODE_FILES:
+            script = archive.extractfile(name)
+            assert script is not None, name
+            assert script.read() == (ROOT / "training_code" / name).read_bytes(), name
     assert "mnist.py" in names
+    assert sorted(names) == CODE_FILES
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert not any(n.startswith("training_code") for n in names)
 
@@ -96,5 +101,5 @@ def test_caches_and_byte_code_are_left_out(tmp_path: Path) -> None:
     with tarfile.open(build_source_archive(source, tmp_path / "out"), mode="r:gz") as archive:
         names = sorted(archive.getnames())
         members = archive.getmembers()
-    assert names == ["helpers/util.py", "mnist.py"]
+    assert names == sorted(["helpers/util.py", *CODE_FILES])
     assert all(m.mtime == 0 and m.uid == 0 and m.gid == 0 for m in members)

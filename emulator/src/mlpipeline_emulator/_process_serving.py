@@ -80,10 +80,34 @@ def _call(function: Callable[..., Any], *args: Any) -> Any:
     raise TypeError(f"{name} takes {count} arguments but {len(args)} were given.")
 
 
+def _stand_ins(code_dir: Path) -> list[str]:
+    """Modules of this process that would stand in for a neighbour of the entry point: named like
+    a ``.py`` file in ``code_dir`` but imported from elsewhere, outside Python's own and the
+    installed libraries (say the same script imported earlier from its source folder). A model
+    server's fresh worker has imported no such module, so it imports the neighbour from
+    ``code_dir``; here they are set aside while the entry point imports."""
+    neighbours = {path.stem for path in code_dir.glob("*.py")}
+    libraries = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    found = []
+    for other, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None)
+        if other.split(".", 1)[0] not in neighbours or not origin:
+            continue
+        resolved = Path(origin).resolve()
+        if not any(resolved.is_relative_to(library) for library in libraries):
+            found.append(other)
+    return found
+
+
 def _import_user_module(code_dir: Path, program: str) -> tuple[str, ModuleType]:
     """Import ``code_dir/program`` as a module of its own: a unique name per deployment, so that
     two endpoints (or an endpoint and its update) never share module state. ``code_dir`` is on
-    ``sys.path`` while it imports, so the module can import its neighbours."""
+    ``sys.path`` while it imports, so the module can import its neighbours.
+
+    SageMaker's PyTorch inference toolkit does the same: ``_set_python_path`` in
+    ``sagemaker_pytorch_serving_container/torchserve.py`` puts ``code_dir``
+    (``/opt/ml/model/code``) first on ``PYTHONPATH`` before it starts the model server, whose
+    workers then import the entry point, and the entry point its neighbours, from there."""
     path = code_dir / program
     stem = PurePosixPath(program).stem
     if not path.is_file():
@@ -98,6 +122,7 @@ def _import_user_module(code_dir: Path, program: str) -> tuple[str, ModuleType]:
         raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     with _import_lock:
+        shadowed = {other: sys.modules.pop(other) for other in _stand_ins(code_dir)}
         before = set(sys.modules)
         sys.path.insert(0, str(code_dir))
         sys.modules[name] = module  # dataclasses and pickle look modules up by name
@@ -114,6 +139,7 @@ def _import_user_module(code_dir: Path, program: str) -> tuple[str, ModuleType]:
                 origin = getattr(sys.modules[other], "__file__", None) or ""
                 if origin and Path(origin).resolve().is_relative_to(code_dir.resolve()):
                     del sys.modules[other]
+            sys.modules.update(shadowed)
     return name, module
 
 

@@ -14,6 +14,8 @@ from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "training_code" / "mnist.py"
+#: The entry point and the modules it imports: every file training copies to the model's code/.
+SCRIPT_FILES = tuple(sorted(path.name for path in SCRIPT.parent.glob("*.py")))
 TRAIN_SAMPLES = 960
 TEST_SAMPLES = 240
 
@@ -26,16 +28,19 @@ ONE_EPOCH_ARGS: tuple[str, ...] = (
 
 
 def load_script(name: str = "mnist") -> ModuleType:
-    """Import the script as the serving container does: as a plain module from its folder."""
+    """Import the script as the serving container does: as a plain module from its folder, with
+    that folder on ``sys.path`` so that it imports the modules beside it."""
     spec = importlib.util.spec_from_file_location(name, SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up in sys.modules
     # No __pycache__ in training_code/: everything there is packaged into the job's source.
     writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    sys.path.insert(0, str(SCRIPT.parent))
     try:
         spec.loader.exec_module(module)
     finally:
+        sys.path.remove(str(SCRIPT.parent))
         sys.dont_write_bytecode = writes_bytecode
     return module
 
@@ -57,7 +62,8 @@ def script_env(overrides: Mapping[str, str]) -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith("SM_") and key not in {"MASTER_ADDR", "MASTER_PORT"}
     }
-    env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
+    # No __pycache__ in training_code/ from the modules the script imports either.
+    env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"})
     env.update(overrides)
     return env
 

@@ -6,6 +6,8 @@ import json
 import math
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -22,6 +24,7 @@ from mlpipeline_cdk.contract.script import (
 from .helpers import (
     ONE_EPOCH_ARGS,
     SCRIPT,
+    SCRIPT_FILES,
     TEST_SAMPLES,
     TRAIN_SAMPLES,
     Run,
@@ -56,10 +59,36 @@ def test_model_is_a_cpu_state_dict_of_the_network(one_epoch_run: Run, mnist: Mod
     assert set(state) == set(network.state_dict())
 
 
-def test_script_is_copied_to_the_model_code_folder(one_epoch_run: Run) -> None:
+def test_script_and_its_modules_are_copied_to_the_model_code_folder(one_epoch_run: Run) -> None:
     one_epoch_run.assert_succeeded()
-    copied = one_epoch_run.model_dir / "code" / "mnist.py"
-    assert copied.read_bytes() == SCRIPT.read_bytes()
+    code = one_epoch_run.model_dir / "code"
+    assert SCRIPT.name in SCRIPT_FILES and len(SCRIPT_FILES) > 1
+    assert sorted(path.name for path in code.iterdir()) == list(SCRIPT_FILES)
+    for name in SCRIPT_FILES:
+        assert (code / name).read_bytes() == (SCRIPT.parent / name).read_bytes(), name
+
+
+def test_the_code_folder_serves_on_its_own(one_epoch_run: Run, tmp_path: Path) -> None:
+    # As the inference toolkit does: code/ on the path, the entry point imported from there.
+    one_epoch_run.assert_succeeded()
+    code, model_dir = one_epoch_run.model_dir / "code", one_epoch_run.model_dir
+    program = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import mnist; "
+        "body = mnist.input_fn('[' + ','.join(['0'] * 784) + ']', 'application/json'); "
+        "print(mnist.output_fn(mnist.predict_fn(body, mnist.model_fn(sys.argv[2])), None)); "
+        "print(sorted(m.__file__ for n, m in sys.modules.items() if n.startswith('mnist')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-B", "-c", program, str(code), str(model_dir)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    response, files = result.stdout.splitlines()
+    assert '"predictions": [{"label": ' in response
+    assert files == repr([str(code / name) for name in SCRIPT_FILES])
 
 
 def test_metric_definitions_capture_the_printed_metrics(one_epoch_run: Run) -> None:
@@ -135,7 +164,8 @@ def test_both_hosts_join_and_finish(two_host_runs: list[Run]) -> None:
 def test_only_rank_zero_writes_the_model(two_host_runs: list[Run]) -> None:
     rank0, rank1 = two_host_runs
     assert (rank0.model_dir / "model.pth").is_file()
-    assert (rank0.model_dir / "code" / "mnist.py").is_file()
+    for name in SCRIPT_FILES:
+        assert (rank0.model_dir / "code" / name).is_file(), name
     assert not rank1.model_dir.exists()
     assert not rank1.checkpoint_dir.exists()
 

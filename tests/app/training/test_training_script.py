@@ -19,7 +19,7 @@ import torch
 
 from mlpipeline_cdk.contract.script import ACCURACY_METRIC, TEST_LOSS_METRIC, parse_metrics
 
-from .helpers import ONE_EPOCH_ARGS, SCRIPT, Run, script_env, with_epochs
+from .helpers import ONE_EPOCH_ARGS, SCRIPT, SCRIPT_FILES, Run, script_env, with_epochs
 
 RunMain = Callable[[], tuple[int, str, str]]
 
@@ -27,7 +27,11 @@ RunMain = Callable[[], tuple[int, str, str]]
 
 
 def test_importing_the_script_prints_nothing_and_writes_nothing(tmp_path: Path) -> None:
-    code = f"import runpy; runpy.run_path({str(SCRIPT)!r}, run_name='mnist')"
+    # The script's folder on sys.path, as both toolkits put it, so that its modules import.
+    code = (
+        f"import runpy, sys; sys.path.insert(0, {str(SCRIPT.parent)!r}); "
+        f"runpy.run_path({str(SCRIPT)!r}, run_name='mnist')"
+    )
     env = script_env({"SM_MODEL_DIR": str(tmp_path / "model"), "SM_OUTPUT_DIR": str(tmp_path)})
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
@@ -37,8 +41,9 @@ def test_importing_the_script_prints_nothing_and_writes_nothing(tmp_path: Path) 
     assert list(tmp_path.iterdir()) == []
 
 
-def test_script_parses_as_python_3_8_for_older_serving_containers() -> None:
-    ast.parse(SCRIPT.read_text(), feature_version=(3, 8))
+@pytest.mark.parametrize("name", SCRIPT_FILES)
+def test_script_parses_as_python_3_8_for_older_serving_containers(name: str) -> None:
+    ast.parse((SCRIPT.parent / name).read_text(), feature_version=(3, 8))
 
 
 # --- hyperparameters -------------------------------------------------------------------------

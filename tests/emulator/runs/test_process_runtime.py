@@ -39,6 +39,8 @@ from scripts.mnist_data import (
 from tests.emulator.runs.helpers import MOTO_CONFIG, REGION, ROLE, SAGEMAKER_ROLE
 
 ROOT = Path(__file__).resolve().parents[3]
+#: The training script's files (mnist.py and the modules it imports), as code/ of a model archive.
+SERVING_CODE = {f"code/{path.name}": path for path in sorted((ROOT / "training_code").glob("*.py"))}
 BUCKET = "mlpipeline-local-runtime"
 TRAIN_SAMPLES = 600
 TEST_SAMPLES = 200
@@ -403,8 +405,10 @@ def test_model_archive_is_where_sagemaker_puts_it_with_the_serving_code(
 
     assert uri == f"s3://{BUCKET}/models/mnist-one/output/model.tar.gz"
     members = _members(_object(cloud.s3, uri))
-    assert set(members) == {"model.pth", "code/mnist.py"}
-    assert members["code/mnist.py"] == (ROOT / "training_code" / "mnist.py").read_bytes()
+    assert "code/mnist.py" in SERVING_CODE
+    assert set(members) == {"model.pth", *SERVING_CODE}
+    for name, path in SERVING_CODE.items():
+        assert members[name] == path.read_bytes(), name
     output = _members(_object(cloud.s3, f"s3://{BUCKET}/models/mnist-one/output/output.tar.gz"))
     assert [epoch["epoch"] for epoch in json.loads(output["metrics.json"])] == [1]
 
@@ -460,7 +464,7 @@ def test_two_instances_train_as_two_processes_of_one_process_group(
         _last_logged(logs / "algo-1.log", "test_accuracy")
     )
     members = _members(_object(cloud.s3, job["ModelArtifacts"]["S3ModelArtifacts"]))
-    assert set(members) == {"model.pth", "code/mnist.py"}
+    assert set(members) == {"model.pth", *SERVING_CODE}
 
 
 @pytest.mark.slow
@@ -655,7 +659,8 @@ def broken_model(cloud: Cloud) -> str:
     """A model archive with the code but without model.pth."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        tar.add(ROOT / "training_code" / "mnist.py", arcname="code/mnist.py")
+        for name, path in SERVING_CODE.items():
+            tar.add(path, arcname=name)
     cloud.s3.put_object(Bucket=BUCKET, Key="broken/model.tar.gz", Body=buffer.getvalue())
     return f"s3://{BUCKET}/broken/model.tar.gz"
 
