@@ -10,6 +10,7 @@ from typing import Final
 from aws_cdk import Duration, Size
 
 from ._validation import is_token
+from .contract import run_input
 
 #: SageMaker names: at most 63 characters of ``[a-zA-Z0-9](-*[a-zA-Z0-9])*``.
 SAGEMAKER_NAME_MAX: Final = 63
@@ -17,7 +18,8 @@ _LOWER_NAME = re.compile(r"^[a-z0-9](-*[a-z0-9])*$")
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _MAX_VOLUME_GIB: Final = 16384
-_MAX_RUNTIME: Final = Duration.days(28)
+#: The same limit a run's ``maxRuntimeSeconds`` has.
+_MAX_RUNTIME: Final = Duration.seconds(run_input.MAX_RUNTIME_LIMIT)
 
 
 # --- checks: value -> what is allowed, or None ------------------------------------------------
