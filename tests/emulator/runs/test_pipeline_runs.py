@@ -15,16 +15,16 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from mlpipeline_cli.asl import Environment, render_definition
 from mlpipeline_emulator import HostingOutcome, ScriptedRuntime, TrainingOutcome, local_sagemaker
-from tests.emulator.runs.helpers import MOTO_CONFIG, REGION, ROLE, Execution, wait_for
+from tests.emulator.runs.helpers import REGION, ROLE, Execution, wait_for
 
 _SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 GOOD = {"test:accuracy": 0.97, "test:loss": 0.1, "train:loss": 0.2}
 
 
+# conftest's aws, sagemaker and sfn fixtures run on this runtime.
 @pytest.fixture
 def runtime() -> Iterator[ScriptedRuntime]:
     with local_sagemaker(
@@ -32,17 +32,6 @@ def runtime() -> Iterator[ScriptedRuntime]:
     ) as active:
         assert isinstance(active, ScriptedRuntime)
         yield active
-
-
-@pytest.fixture
-def aws(runtime: ScriptedRuntime) -> Iterator[None]:
-    with mock_aws(config=MOTO_CONFIG):
-        yield
-
-
-@pytest.fixture
-def sagemaker(aws: None) -> Any:
-    return boto3.client("sagemaker", region_name=REGION)
 
 
 @pytest.fixture
