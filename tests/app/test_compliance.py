@@ -14,6 +14,9 @@ from cdk_nag import AwsSolutionsChecks
 
 from conftest import new_app
 
+# Slow: runs cfn-lint over several regions' templates; `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 #: Every region the agnostic template is checked against, including the odd registries.
 LINT_REGIONS = ["us-east-1", "eu-west-1", "af-south-1", "ap-east-1", "me-south-1"]
 

@@ -24,6 +24,10 @@ from stacks.pipeline_settings import PipelineSettings, StageSettings
 
 from conftest import ROOT, cdk_json_context, new_app
 
+# Slow: synthesizes the delivery pipeline with its stages and lints them;
+# `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 PIPELINE_ACCOUNT = "111111111111"
 PIPELINE_REGION = "eu-west-1"
 PRODUCTION_ACCOUNT = "222222222222"

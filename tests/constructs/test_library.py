@@ -344,6 +344,7 @@ def test_consumer_stack_synthesizes_with_its_steps_and_resources(
     assert _count(consumer_template, "AWS::KMS::Key") == 1
 
 
+@pytest.mark.slow
 def test_consumer_stack_passes_cfn_lint(consumer_template: dict[str, Any]) -> None:
     import cfnlint.api
 
@@ -377,6 +378,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+@pytest.mark.slow
 def test_wheel_declares_its_dependencies_and_ships_types(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
@@ -391,6 +393,7 @@ def test_wheel_declares_its_dependencies_and_ships_types(wheel: Path) -> None:
     assert "Version: 0.1.0" in metadata
 
 
+@pytest.mark.slow
 def test_wheel_works_installed_on_its_own(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(

@@ -81,6 +81,7 @@ def test_endpoint_can_be_kept_when_the_stack_is_deleted(template: dict[str, Any]
     Template.from_json(template).resource_count_is("Custom::EndpointTeardown", 0)
 
 
+@pytest.mark.slow
 def test_triggered_stack_passes_cfn_lint(template: dict[str, Any]) -> None:
     import json
 

@@ -26,6 +26,9 @@ from mlpipeline_emulator.cloudformation import (
     uninstall_cloudformation_support,
 )
 
+# Slow: deploys templates through moto's CloudFormation; `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 REGION = "us-east-1"
 PROVIDER = f"{AWS_CUSTOM_RESOURCE_PROVIDER_ID}ABCD1234"
 

@@ -23,6 +23,9 @@ from mlpipeline_emulator.session import (
 )
 from tests.emulator.processes import Lines, kill_group, process_group
 
+# Slow: starts and stops emulator processes; `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 #: Generous for a loaded machine (two suites at once on two cores), yet bounded.
 START_TIMEOUT = 180.0

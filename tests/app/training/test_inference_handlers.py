@@ -24,6 +24,9 @@ from scripts.mnist_data import MnistSplits
 
 from .helpers import Run
 
+# Slow: loads the script's model with torch; `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="session")
 def model(mnist: ModuleType, one_epoch_run: Run) -> torch.nn.Module:

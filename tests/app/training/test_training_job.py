@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 import torch
 
 from mlpipeline_cdk.contract.script import (
@@ -30,6 +31,9 @@ from .helpers import (
     Run,
     run_script,
 )
+
+# Slow: runs the real script as one and two training hosts; `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
 
 TRAIN_LINE = re.compile(r"epoch=(\d+) batch=(\d+)/(\d+) train_loss=")
 TEST_LINE = re.compile(r"epoch=(\d+) test_loss=\S+ test_accuracy=(\S+) \((\d+)/(\d+) correct\)")

@@ -21,6 +21,9 @@ from mlpipeline_cdk.contract.script import ACCURACY_METRIC, TEST_LOSS_METRIC, pa
 
 from .helpers import ONE_EPOCH_ARGS, SCRIPT, SCRIPT_FILES, Run, script_env, with_epochs
 
+# Slow: trains the real script with torch; `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 RunMain = Callable[[], tuple[int, str, str]]
 
 # --- importing the script --------------------------------------------------------------------

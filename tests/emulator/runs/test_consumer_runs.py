@@ -19,6 +19,9 @@ from tests.emulator.runs.helpers import MOTO_CONFIG, REGION, ROLE, wait_for
 
 from conftest import new_app
 
+# Slow: executes another team's state machine; `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def team_template() -> dict[str, Any]:

@@ -24,6 +24,9 @@ from tests.emulator.runs.helpers import (
     wait_for,
 )
 
+# Slow: executes endpoint tasks in the emulator; `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 SM = "arn:aws:states:::sagemaker"
 SDK = "arn:aws:states:::aws-sdk:sagemaker"
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6"

@@ -23,6 +23,9 @@ from tests.emulator.runs.helpers import (
     wait_for,
 )
 
+# Slow: executes training tasks in the emulator; `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 TRAIN = "arn:aws:states:::sagemaker:createTrainingJob"
 TRAIN_SYNC = f"{TRAIN}.sync"
 METRICS = [

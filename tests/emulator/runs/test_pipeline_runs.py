@@ -20,6 +20,10 @@ from mlpipeline_cli.asl import Environment, render_definition
 from mlpipeline_emulator import HostingOutcome, ScriptedRuntime, TrainingOutcome, local_sagemaker
 from tests.emulator.runs.helpers import REGION, ROLE, Execution, wait_for
 
+# Slow: executes the state machine in the emulator, scenario after scenario;
+# `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 _SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 GOOD = {"test:accuracy": 0.97, "test:loss": 0.1, "train:loss": 0.2}
 

@@ -219,15 +219,17 @@ def test_server_mode_moves_data_through_the_servers_s3(tmp_path: Path, probe_arc
         s3.put_object(Bucket=BUCKET, Key="inputs/a.csv", Body=b"1,2\n")
         sagemaker.create_training_job(
             **_job(
-                "over-http",
+                "over-http-process",
                 f"s3://{BUCKET}/code/probe.tar.gz",
                 "probe.py",
                 {"training": f"s3://{BUCKET}/inputs/"},
             )
         )
-        job = _finished(sagemaker, "over-http")
+        job = _finished(sagemaker, "over-http-process")
         assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
-        output = _members(_object(s3, f"s3://{BUCKET}/models/over-http/output/output.tar.gz"))
+        output = _members(
+            _object(s3, f"s3://{BUCKET}/models/over-http-process/output/output.tar.gz")
+        )
 
     probe = json.loads(output["probe-algo-1.json"])
     assert probe["channels"] == {"training": ["a.csv"]}
