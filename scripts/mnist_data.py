@@ -359,7 +359,7 @@ def upload_idx_dir(
         raise MnistDataError("a bucket name is required")
     files = _idx_files(Path(directory))
     if s3_client is None:
-        import boto3  # the tools extra; imported here so that writing data works without it
+        import boto3  # imported here so that writing data works without it
 
         s3_client = boto3.client("s3")
     folder = prefix.strip("/")
@@ -461,7 +461,9 @@ def _upload(args: argparse.Namespace) -> str:
         from boto3.exceptions import Boto3Error  # S3UploadFailedError wraps upload_file's errors
         from botocore.exceptions import BotoCoreError, ClientError
     except ImportError:
-        raise MnistDataError("uploading needs boto3: pip install 'mlpipeline-cdk[tools]'") from None
+        raise MnistDataError(
+            "uploading needs boto3: pip install boto3 (or the operator tool, ./cli)"
+        ) from None
     try:
         keys = upload_idx_dir(args.directory, args.bucket, args.prefix)
     except (Boto3Error, BotoCoreError, ClientError) as exc:
