@@ -89,9 +89,12 @@ def test_emulator_session_stops_the_emulator_on_ctrl_c_and_sigterm(
 ) -> None:
     script = textwrap.dedent(
         f"""
-        import sys, time
+        import signal, sys, time
         from pathlib import Path
         from mlpipeline_emulator.session import emulator_session
+        # Ctrl-C as a terminal delivers it: a suite started in the background (`make test &`)
+        # hands its children SIGINT ignored, and Python then raises no KeyboardInterrupt.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         with emulator_session(Path({str(tmp_path)!r})) as emulator:
             print(emulator.pid, flush=True)
             time.sleep(600)
