@@ -324,7 +324,7 @@ def test_grants_give_exactly_what_they_say() -> None:
 
 @pytest.fixture(scope="module")
 def consumer_template() -> dict[str, Any]:
-    from consumer.team_stack import TeamPipelineStack
+    from tests.constructs.consumer.team_stack import TeamPipelineStack
 
     app = new_app()
     TeamPipelineStack(app, "TeamPipeline")

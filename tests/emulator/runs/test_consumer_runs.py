@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def team_template() -> dict[str, Any]:
-    from consumer.team_stack import TeamPipelineStack
+    from tests.constructs.consumer.team_stack import TeamPipelineStack
 
     app = new_app()
     TeamPipelineStack(app, "TeamPipeline")
