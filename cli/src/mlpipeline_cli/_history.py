@@ -7,9 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Final
 
-from mlpipeline_cdk.contract.run_output import OUTPUT_KEYS
-
-__all__ = ["OUTPUT_KEYS"]
+from mlpipeline_cdk.contract import run_output
 
 #: The history events that end an execution, and the status each one means.
 EXECUTION_END_EVENTS: Final = {
@@ -101,20 +99,20 @@ def summarize_output(output: Any, *, limit: int = 200) -> str:
     """One line for a run's output: accuracy, endpoint, model and training job when present."""
     parts = []
     if isinstance(output, dict):
-        if "accuracy" in output:
-            accuracy = f"accuracy {_number(output['accuracy'])}"
-            if "accuracyThreshold" in output:
-                accuracy += f" (threshold {_number(output['accuracyThreshold'])})"
+        if run_output.ACCURACY in output:
+            accuracy = f"accuracy {_number(output[run_output.ACCURACY])}"
+            if run_output.ACCURACY_THRESHOLD in output:
+                accuracy += f" (threshold {_number(output[run_output.ACCURACY_THRESHOLD])})"
             parts.append(accuracy)
-        if output.get("endpointName"):
-            endpoint = f"endpoint {output['endpointName']}"
-            if output.get("endpointStatus"):
-                endpoint += f" {output['endpointStatus']}"
+        if output.get(run_output.ENDPOINT_NAME):
+            endpoint = f"endpoint {output[run_output.ENDPOINT_NAME]}"
+            if output.get(run_output.ENDPOINT_STATUS):
+                endpoint += f" {output[run_output.ENDPOINT_STATUS]}"
             parts.append(endpoint)
-        if output.get("modelName"):
-            parts.append(f"model {output['modelName']}")
-        if output.get("trainingJobName"):
-            parts.append(f"training job {output['trainingJobName']}")
+        if output.get(run_output.MODEL_NAME):
+            parts.append(f"model {output[run_output.MODEL_NAME]}")
+        if output.get(run_output.TRAINING_JOB_NAME):
+            parts.append(f"training job {output[run_output.TRAINING_JOB_NAME]}")
     if parts:
         return ", ".join(parts)
     if output is None:
@@ -180,10 +178,15 @@ def execution_record(execution: Mapping[str, Any]) -> dict[str, Any]:
         "durationSeconds": (stop - start).total_seconds() if start and stop else None,
     }
     summary = output if isinstance(output, dict) else {}
-    for key in ("accuracy", "accuracyThreshold", "endpointName", "endpointStatus"):
+    for key in (
+        run_output.ACCURACY,
+        run_output.ACCURACY_THRESHOLD,
+        run_output.ENDPOINT_NAME,
+        run_output.ENDPOINT_STATUS,
+        run_output.TRAINING_JOB_NAME,
+        run_output.MODEL_NAME,
+    ):
         record[key] = summary.get(key)
-    record["trainingJobName"] = summary.get("trainingJobName")
-    record["modelName"] = summary.get("modelName")
     record["error"] = execution.get("error")
     record["cause"] = execution.get("cause")
     return record
