@@ -51,9 +51,11 @@ format: setup
 	ruff format .
 	ruff check --fix .
 
+# As modules from the repository's root, so that they import scripts/ (the sample digits).
 bench: setup
 	$(BIN)/python benchmarks/bench_synth.py
-	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python -m benchmarks.bench_training
+	$(BIN)/python -m benchmarks.bench_serving
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

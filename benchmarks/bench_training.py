@@ -7,7 +7,7 @@
 2. Accuracy of the defaults: ``mnist.train`` with no hyperparameters given (6 epochs) on the
    training split of the sample, evaluated on the held-out digits. Target: at least 95%.
 
-Run: ``.venv/bin/python benchmarks/bench_training.py [--repeats 5] [--seeds 1 2 3] [--threads N]``.
+Run: ``.venv/bin/python -m benchmarks.bench_training [--repeats 5] [--seeds 1 2 3] [--threads N]``.
 Prints its figures; it is not a test.
 """
 

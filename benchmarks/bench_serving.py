@@ -1,0 +1,147 @@
+"""Benchmark the serving path of the training script (training_code/mnist_serving.py).
+
+For JSON and NPY requests of 1 and 100 MNIST digits, the requests per second of the handlers the
+endpoint runs (``input_fn`` → ``predict_fn`` → ``output_fn``, the model loaded by ``model_fn``)
+against a bare forward pass of the same model on the same, already normalised, batch. Each pair
+is measured call by call in turn in this one process (both see the same load), in rounds; the
+ratio is the median of the rounds'.
+Targets at batch 100: JSON at least 0.45 of the bare forward pass, NPY at least 0.9; the
+benchmark exits 1 when one is missed.
+
+Run: ``.venv/bin/python -m benchmarks.bench_serving [--rounds 5] [--seconds 1] [--threads 1]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import io
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+
+from scripts.mnist_data import load_sample_digits
+
+SCRIPT = Path(__file__).resolve().parents[1] / "training_code" / "mnist.py"
+TARGETS = {"application/json": 0.45, "application/x-npy": 0.9}
+BATCHES = (1, 100)
+
+
+def load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("mnist", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["mnist"] = module
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    sys.path.insert(0, str(SCRIPT.parent))  # as the serving toolkit puts code/ on the path
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+        sys.dont_write_bytecode = writes_bytecode
+    return module
+
+
+def body(images: np.ndarray, content_type: str) -> str | bytes:
+    """What a client sends: pixel values as whole numbers (as ``mlpipeline predict`` does)."""
+    if content_type == "application/json":
+        return json.dumps(images.astype(np.int64).tolist(), separators=(",", ":"))
+    buffer = io.BytesIO()
+    np.save(buffer, images.astype(np.uint8), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def paired(
+    serve: Callable[[], Any], bare: Callable[[], Any], seconds: float
+) -> tuple[float, float]:
+    """Calls per second of each over at least ``seconds``, one call of each in turn, so that
+    both see the same load on a shared machine."""
+    serve(), bare()  # warm up
+    served = bared = 0.0
+    count = 0
+    while served + bared < seconds:
+        started = time.perf_counter()
+        serve()
+        middle = time.perf_counter()
+        bare()
+        served += middle - started
+        bared += time.perf_counter() - middle
+        count += 1
+    return count / served, count / bared
+
+
+def measure(
+    mnist: ModuleType,
+    model: torch.nn.Module,
+    images: np.ndarray,
+    content_type: str,
+    rounds: int,
+    seconds: float,
+) -> tuple[float, float, float]:
+    """Median requests/s of the handlers, of the bare forward pass, and of their ratio."""
+    request = body(images, content_type)
+    ready = mnist.input_fn(request, content_type)
+
+    def serve() -> bytes:
+        prediction = mnist.predict_fn(mnist.input_fn(request, content_type), model)
+        return mnist.output_fn(prediction, "application/json")  # type: ignore[no-any-return]
+
+    def bare() -> torch.Tensor:
+        with torch.inference_mode():
+            return model(ready)  # type: ignore[no-any-return]
+
+    served, bares, ratios = [], [], []
+    for _ in range(rounds):
+        s, b = paired(serve, bare, seconds)
+        served.append(s)
+        bares.append(b)
+        ratios.append(s / b)
+    return statistics.median(served), statistics.median(bares), statistics.median(ratios)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=1.0, help="per round and request")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    mnist = load_script()
+    images = load_sample_digits()[0]
+    with tempfile.TemporaryDirectory() as model_dir:
+        torch.manual_seed(0)
+        torch.save(mnist.Net().state_dict(), Path(model_dir) / "model.pth")
+        model = mnist.model_fn(model_dir)  # the model as the endpoint loads it
+    print(f"serving path vs bare forward pass, {args.threads} thread(s), {args.rounds} rounds")
+    print(f"{'request':<20} {'batch':>5} {'handlers/s':>11} {'forward/s':>10} {'ratio':>6}")
+    missed = []
+    for content_type in TARGETS:
+        for size in BATCHES:
+            served, bare, ratio = measure(
+                mnist, model, images[:size], content_type, args.rounds, args.seconds
+            )
+            target = TARGETS[content_type] if size == max(BATCHES) else None
+            verdict = "" if target is None else f"  target >= {target}"
+            if target is not None and ratio < target:
+                verdict += "  MISSED"
+                missed.append(f"{content_type} at batch {size}: {ratio:.2f} < {target}")
+            print(
+                f"{content_type:<20} {size:>5} {served:>11.0f} {bare:>10.0f} {ratio:>6.2f}{verdict}"
+            )
+    if missed:
+        print("missed: " + "; ".join(missed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
