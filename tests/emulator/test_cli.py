@@ -41,7 +41,7 @@ app.synth()
 def test_the_command_has_the_subcommands_of_its_readme() -> None:
     commands = parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
 
-    assert list(commands) == ["start", "deploy", "env", "status", "destroy", "stop"]
+    assert list(commands) == ["start", "deploy", "env", "status", "destroy", "stop", "preflight"]
     assert parser().parse_args(["deploy", "A", "B"]).stacks == ["A", "B"]
     assert parser().parse_args(["destroy"]).stacks == []
 

@@ -5,6 +5,7 @@
     mlpipeline-emulator start               # start the emulator (if it is not running)
     mlpipeline-emulator deploy [STACK ...]  # synth, bootstrap, deploy the app in this folder
     eval "$(mlpipeline-emulator env)"       # point AWS SDKs and CLIs at it
+    mlpipeline-emulator preflight SCRIPT_DIR --entry-point mnist.py --data DIR  # check a script
     mlpipeline-emulator status
     mlpipeline-emulator destroy [STACK ...] # cdk destroy --force of the app in this folder
     mlpipeline-emulator stop
@@ -132,6 +133,12 @@ def _command_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_preflight(args: argparse.Namespace) -> int:
+    from ._preflight_cli import run_command  # torch and moto load only for a preflight
+
+    return run_command(args)
+
+
 _COMMANDS: tuple[tuple[str, Callable[[argparse.Namespace], int], str], ...] = (
     ("start", _command_start, "start the emulator if it is not running"),
     ("deploy", _command_deploy, "start the emulator if needed; synth, bootstrap and deploy"),
@@ -139,6 +146,12 @@ _COMMANDS: tuple[tuple[str, Callable[[argparse.Namespace], int], str], ...] = (
     ("status", _command_status, "whether the emulator runs, and where"),
     ("destroy", _command_destroy, "cdk destroy --force of the app in this folder"),
     ("stop", _command_stop, "stop the emulator"),
+    (
+        "preflight",
+        _command_preflight,
+        "run a training script on local data under the SageMaker script contract, one host "
+        "then two, serve one request through its handlers, and report each broken rule",
+    ),
 )
 
 
@@ -159,6 +172,10 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument(
                 "--app-dir", default=".", help="the CDK app's folder, with cdk.json (default: .)"
             )
+        if name == "preflight":
+            from ._preflight_cli import add_arguments
+
+            add_arguments(command)
         command.set_defaults(run=run)
     return main_parser
 

@@ -2,19 +2,29 @@
 
 One source for every side: the construct (metric definitions of the training job, the
 accuracy the gate reads, the hyperparameters and environment it sets), the tests that run the
-real script, and the library README, which states the same rules for other teams' scripts.
+real script, ``mlpipeline-emulator preflight`` (which checks a script against these rules), and
+the library README's *The script contract*, which states the whole contract for other teams'
+scripts, with the AWS sources of each rule.
 
 The script runs in SageMaker's PyTorch containers, without this library. It must:
 
-- **print its metrics** as ``train_loss=<float>``, ``test_loss=<float>`` and
-  ``test_accuracy=<float>`` lines (accuracy a fraction from 0 to 1); SageMaker captures them
-  with :data:`METRIC_DEFINITIONS` and the gate reads the last :data:`ACCURACY_METRIC` value;
+- **take its hyperparameters** as ``--name value`` arguments (never ``sagemaker_*`` ones:
+  :data:`RESERVED_HYPERPARAMETER_PREFIX`) and its folders from the ``SM_*`` variables, the data
+  from the :data:`TRAINING_CHANNEL` channel;
+- **print its metrics** as ``train_loss=<number>``, ``test_loss=<number>`` and
+  ``test_accuracy=<number>`` lines (accuracy a fraction from 0 to 1, written with a leading
+  digit); SageMaker captures them with :data:`METRIC_DEFINITIONS` and the gate reads the last
+  :data:`ACCURACY_METRIC` value (``test:accuracy`` is the metric's name, not a line to print);
 - **write the model** under ``$SM_MODEL_DIR`` (``/opt/ml/model``), which SageMaker packs into
   ``model.tar.gz``;
 - **copy itself** (and any module it imports) to ``$SM_MODEL_DIR/code/``
   (:data:`SERVING_CODE_DIR` once unpacked), under its own file name: the serving container runs
-  the entry point from there (:data:`SERVING_ENVIRONMENT`);
-- **serve** through the handlers :data:`HANDLERS` (``model_fn`` required; the others optional).
+  the entry point from there (:func:`serving_environment`), and without it falls back on default
+  handlers that cannot load the model;
+- **serve** through the handlers :data:`HANDLERS` (the inference toolkit only requires
+  ``model_fn``, but its defaults for the others are not what the pipeline serves: define all);
+- **checkpoint** to :data:`CHECKPOINT_DIR` and resume from there (spot capacity restarts a job);
+- **on failure** write the reason to :data:`FAILURE_FILE` and exit nonzero.
 """
 
 from __future__ import annotations
@@ -48,6 +58,12 @@ def parse_metrics(log: str) -> dict[str, list[float]]:
 MODEL_DIR: Final = "/opt/ml/model"
 #: Where the PyTorch serving containers find the user code inside the unpacked model archive.
 SERVING_CODE_DIR: Final = f"{MODEL_DIR}/code"
+#: The one input channel of the pipeline's training jobs (``SM_CHANNEL_TRAINING``).
+TRAINING_CHANNEL: Final = "training"
+#: ``CheckpointConfig.LocalPath`` of the pipeline's training jobs, synced with S3.
+CHECKPOINT_DIR: Final = "/opt/ml/checkpoints"
+#: SageMaker reports its first 1,024 characters as the job's ``FailureReason``.
+FAILURE_FILE: Final = "/opt/ml/output/failure"
 #: The sub-folder of ``$SM_MODEL_DIR`` the script copies itself into.
 CODE_SUBDIR: Final = "code"
 #: The inference handlers SageMaker's PyTorch serving toolkit calls; only ``model_fn`` is
