@@ -159,7 +159,7 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(
-        prog="mnist.py",
+        prog=os.path.basename(__file__),  # the entry point, under whatever name it has
         description="Train the PyTorch MNIST example network (SageMaker training toolkit).",
         allow_abbrev=False,
     )
