@@ -24,7 +24,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from ._preflight_jobs import JobResult, LocalJobs
 from ._preflight_serving import Request, serve_once
@@ -253,8 +253,8 @@ def _check_two_hosts(report: PreflightReport, result: JobResult, regex: str | No
         report.add(
             rule,
             "FAIL",
-            "with two hosts algo-1 prints no valid accuracy line: the first host must print "
-            "the metrics (SageMaker reads them from every host's log)",
+            "with two hosts algo-1 prints no valid accuracy line: print the metrics from the "
+            "first host (SM_HOSTS[0])",
         )
     else:
         report.add(rule, "ok", f"exits 0 on two hosts ({result.seconds:.1f} s)")
@@ -263,7 +263,9 @@ def _check_two_hosts(report: PreflightReport, result: JobResult, regex: str | No
 # --- running it --------------------------------------------------------------------------------
 
 
-def _run_in_thread(jobs: LocalJobs, name: str, channels: Mapping[str, str]) -> Any:
+def _run_in_thread(
+    jobs: LocalJobs, name: str, channels: Mapping[str, str]
+) -> tuple[threading.Thread, dict[str, JobResult]]:
     box: dict[str, JobResult] = {}
     thread = threading.Thread(
         target=lambda: box.__setitem__("result", jobs.run(name, channels, 1)), daemon=True
@@ -291,7 +293,10 @@ def _checks(settings: PreflightSettings, jobs: LocalJobs, report: PreflightRepor
         _check_serving(report, model_dir, settings)
     else:
         report.add("serving", "skip", f"needs {lacking}")
-    _check_failure_file(report, box["result"])
+    if "result" in box:
+        _check_failure_file(report, box["result"])
+    else:
+        report.add("failure-file", "skip", "the run on junk data could not be started")
     metric_ok = not any(f.rule == "metric" for f in report.broken)
     two = jobs.run("preflight-two-hosts", uris, 2)
     _check_two_hosts(report, two, regex if metric_ok else None)
