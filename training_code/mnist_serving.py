@@ -241,9 +241,17 @@ def predict_fn(input_data: torch.Tensor, model: nn.Module) -> torch.Tensor:
     if not isinstance(input_data, torch.Tensor) or input_data.shape[1:] != expected:
         raise PayloadError("predict_fn expects the (N, 1, 28, 28) tensor that input_fn returns")
     device = next(model.parameters()).device
-    model.eval()
+    if model.training:
+        model.eval()
     with torch.inference_mode():
         return model(input_data.to(device)).exp().cpu()
+
+
+@functools.lru_cache(maxsize=16)
+def _response_format(rows: int, classes: int) -> str:
+    """The response of ``rows`` predictions as one %-format: a label and its probabilities each."""
+    item = '{"label": %d, "probabilities": [' + ", ".join(["%#.9g"] * classes) + "]}"
+    return '{"predictions": [' + ", ".join([item] * rows) + "]}"
 
 
 def output_fn(prediction: torch.Tensor, accept: str | None) -> bytes:
@@ -255,18 +263,17 @@ def output_fn(prediction: torch.Tensor, accept: str | None) -> bytes:
         )
     probabilities = prediction.detach().cpu()
     labels = probabilities.argmax(dim=1).tolist()  # the first of equal maxima, as row.argmax()
-    if probabilities.dtype == torch.float32:
+    if probabilities.dtype == torch.float32 and probabilities.ndim == 2:
         # The model computes in float32: 9 significant digits give back each value exactly, and
         # are twice as fast to format as json's shortest repr of the value widened to a double.
         # "#" keeps the decimal point, so that every probability is a JSON float (1.0, 0.0).
-        row_format = "[" + ", ".join(["%#.9g"] * probabilities.shape[1]) + "]"
-        rows = [row_format % tuple(row) for row in probabilities.tolist()]
-        if not any("n" in row for row in rows):  # no nan or inf, which JSON cannot write
-            items = ", ".join(
-                f'{{"label": {label}, "probabilities": {row}}}'
-                for label, row in zip(labels, rows, strict=True)
-            )
-            return f'{{"predictions": [{items}]}}'.encode()
+        values: list[float] = []
+        for label, row in zip(labels, probabilities.tolist(), strict=True):
+            values.append(label)
+            values.extend(row)
+        text = _response_format(*probabilities.shape) % tuple(values)
+        if "n" not in text.replace('"predictions"', ""):  # no nan or inf: JSON has neither
+            return text.encode()
     predictions = [
         {"label": label, "probabilities": row}
         for label, row in zip(labels, probabilities.double().tolist(), strict=True)
