@@ -262,20 +262,19 @@ def output_fn(prediction: torch.Tensor, accept: str | None) -> bytes:
             f"unsupported accept type {accept!r}: this endpoint responds with {JSON_CONTENT_TYPE}"
         )
     probabilities = prediction.detach().cpu()
-    labels = probabilities.argmax(dim=1).tolist()  # the first of equal maxima, as row.argmax()
+    labels = probabilities.argmax(dim=1)  # the first of equal maxima, as row.argmax()
     if probabilities.dtype == torch.float32 and probabilities.ndim == 2:
         # The model computes in float32: 9 significant digits give back each value exactly, and
         # are twice as fast to format as json's shortest repr of the value widened to a double.
         # "#" keeps the decimal point, so that every probability is a JSON float (1.0, 0.0).
-        values: list[float] = []
-        for label, row in zip(labels, probabilities.tolist(), strict=True):
-            values.append(label)
-            values.extend(row)
-        text = _response_format(*probabilities.shape) % tuple(values)
+        # One flat list (a label, then its probabilities, per row) and one format: no list per
+        # row for the garbage collector to chase.
+        table = torch.cat([labels.unsqueeze(1).to(torch.float32), probabilities], dim=1)
+        text = _response_format(*probabilities.shape) % tuple(table.flatten().tolist())
         if "n" not in text.replace('"predictions"', ""):  # no nan or inf: JSON has neither
             return text.encode()
     predictions = [
         {"label": label, "probabilities": row}
-        for label, row in zip(labels, probabilities.double().tolist(), strict=True)
+        for label, row in zip(labels.tolist(), probabilities.double().tolist(), strict=True)
     ]
     return json.dumps({"predictions": predictions}).encode("utf-8")
