@@ -37,6 +37,9 @@ BUILD_ENVIRONMENT_VARIABLES: Final = {
 SMOKE_TEST_INPUT: Final = {"hyperparameters": {"epochs": "1"}, "trainingInstanceCount": 1}
 #: How long the smoke test waits for the execution; the CodeBuild step gets some margin on top.
 SMOKE_TEST_TIMEOUT: Final = Duration.minutes(60)
+#: PyTorch's CPU wheel index: PyPI's torch for Linux is the CUDA build, several GB of nvidia-*
+#: packages a build that trains nothing does not need (https://pytorch.org/get-started/locally/).
+TORCH_CPU_INDEX_URL: Final = "https://download.pytorch.org/whl/cpu"
 #: The asset publisher CDK Pipelines installs; pinned rather than `latest`, like the CLI.
 CDK_ASSETS_VERSION: Final = "4.7.3"
 
@@ -129,8 +132,9 @@ class PipelineStack(cdk.Stack):
         self.synth_step = pipelines.CodeBuildStep(
             "Synth",
             input=self.source,
-            # `make setup` is `npm ci` and the Python install; `make test` every check.
-            install_commands=["make setup"],
+            # `make setup` is `npm ci` and the Python install (torch's CPU build); `make test`
+            # every check.
+            install_commands=[f"make setup TORCH_INDEX_URL={TORCH_CPU_INDEX_URL}"],
             commands=["make test", synth_command(synth_context)],
             primary_output_directory="cdk.out",
             # torch, mypy and pytest in parallel want more than the 3 GB of SMALL.

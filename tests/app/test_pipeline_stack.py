@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -249,7 +250,7 @@ def test_build_runs_setup_then_make_test_then_cdk_synth_with_the_deployed_contex
     spec = _buildspec(pipeline_json, _action(pipeline_json, "Build", "Synth"))
     assert spec["phases"]["install"] == {
         "runtime-versions": {"python": "3.11", "nodejs": "20"},
-        "commands": ["make setup"],
+        "commands": ["make setup TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu"],
     }
     make_test, synth = spec["phases"]["build"]["commands"]
     assert make_test == "make test"
@@ -795,3 +796,32 @@ def test_the_app_fails_at_synth_time_on_bad_pipeline_context() -> None:
 
     with pytest.raises(ValueError, match=r"pipeline_repository='nope'"):
         build_app(new_app(**{**PIPELINE_CONTEXT, "pipeline_repository": "nope"}))
+
+
+def test_setup_with_a_torch_index_installs_the_pinned_cpu_build_from_it_before_the_rest() -> None:
+    """The build's `make setup TORCH_INDEX_URL=...` must install torch's CPU build of the version
+    requirements-dev.txt pins, from that index, before the requirements (which it then satisfies);
+    without the variable, set-up is unchanged."""
+    pinned = next(
+        line.removeprefix("torch==")
+        for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
+        if line.startswith("torch==")
+    )
+
+    def recipe(*variables: str) -> list[str]:
+        dry_run = subprocess.run(
+            ["make", "--no-print-directory", "-n", "-B", ".venv/.installed", *variables],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return [line for line in dry_run.stdout.splitlines() if "pip install" in line]
+
+    index = "https://download.pytorch.org/whl/cpu"
+    with_index = recipe(f"TORCH_INDEX_URL={index}")
+    assert with_index[0].endswith(
+        f'pip install --quiet --extra-index-url {index} "torch=={pinned}+cpu"'
+    )
+    assert with_index[1:] == recipe()
+    assert all("torch" not in line for line in recipe())
