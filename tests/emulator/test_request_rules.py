@@ -69,6 +69,10 @@ def test_every_pattern_of_the_sagemaker_model_compiles() -> None:
         (r"[\u0020-\uD7FF\uE000-\uFFFD\uD800\uDC00-\uDBFF\uDFFF\t]*", "ok \U0001f600", True),
         (r"[\u0020-\uD7FF\uE000-\uFFFD\uD800\uDC00-\uDBFF\uDFFF\t]*", "no\x01", False),
         (r"([\p{L}\p{Z}\p{N}_.:\/=+\-@]*)${1,128}", "a-b", True),  # a quantified anchor
+        (r"\p{ASCII}*", "text/csv", True),
+        (r"\p{ASCII}*", "text/é", False),
+        (r"\A\S[\p{Print}]*\z", "id 1", True),
+        (r"\A\S[\p{Print}]*\z", "id\n", False),
     ],
 )
 def test_java_patterns_match_as_java_matches(pattern: str, value: str, expected: bool) -> None:

@@ -1,11 +1,12 @@
 """The regular expressions of AWS's service models, matched as AWS matches them.
 
 botocore's ``pattern`` constraints are written for ``java.util.regex.Pattern`` (AWS's services
-validate requests in Java): ``\\p{L}`` and the other Unicode categories, ``\\p{Alnum}`` (POSIX,
-US-ASCII only), ``\\w \\d \\s \\b`` with their US-ASCII meaning, ``.`` that stops at any line
-terminator, surrogate pairs written as two ``\\uXXXX`` escapes, and quantified anchors such as
-``${1,128}``. A value satisfies the pattern when the whole value matches it (``Matcher.matches``):
-SageMaker refuses ``'sagemaker-deep-demand-forecast/1.2.0-nb-lifecycle-config'`` against
+validate requests in Java): ``\\p{L}`` and the other Unicode categories, ``\\p{Alnum}``,
+``\\p{ASCII}`` and ``\\p{Print}`` (POSIX, US-ASCII only), ``\\z``, ``\\w \\d \\s \\b`` with their
+US-ASCII meaning, ``.`` that stops at any line terminator, surrogate pairs written as two
+``\\uXXXX`` escapes, and quantified anchors such as ``${1,128}``. A value satisfies the pattern
+when the whole value matches it (``Matcher.matches``): SageMaker refuses
+``'sagemaker-deep-demand-forecast/1.2.0-nb-lifecycle-config'`` against
 ``^[a-zA-Z0-9](-*[a-zA-Z0-9])*`` though a prefix matches
 (github.com/awslabs/sagemaker-deep-demand-forecast/issues/41).
 
@@ -36,6 +37,8 @@ _COMPLEMENTS: Final = {
     "0-9A-Za-z_": r"\x00-/:-@\[-\^`{-\U0010ffff",
     _SPACE: r"\x00-\x08\x0e-\x1f!-\U0010ffff",
 }
+#: Java's POSIX classes, US-ASCII only, as members for use inside ``[...]``.
+_POSIX: Final = {"p{Alnum}": "0-9A-Za-z", "p{ASCII}": r"\x00-\x7f", "p{Print}": r"\x20-\x7e"}
 #: ``.`` without DOTALL: anything but Java's line terminators.
 _DOT: Final = r"[^\n\r\u0085\u2028\u2029]"
 
@@ -64,8 +67,11 @@ def _escape(pattern: str, i: int, in_class: bool) -> tuple[str, int]:
         return f"[{'^' if negated else ''}{members}]", i + 1
     if letter == "u":
         return _unicode_escape(pattern, i)
-    if pattern.startswith("p{Alnum}", i):
-        return ("0-9A-Za-z" if in_class else "[0-9A-Za-z]"), i + len("p{Alnum}")
+    for name, members in _POSIX.items():
+        if pattern.startswith(name, i):
+            return (members if in_class else f"[{members}]"), i + len(name)
+    if letter == "z":  # the very end of the input (Python's \Z)
+        return r"\Z", i + 1
     return "\\" + letter, i + 1
 
 

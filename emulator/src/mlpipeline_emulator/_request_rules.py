@@ -28,11 +28,10 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Final
 
 from . import _java_regex
-from ._service_model import sagemaker_model
+from ._service_model import service_model
 
 VALIDATION: Final = "ValidationException"
 SERIALIZATION: Final = "SerializationException"
@@ -133,15 +132,10 @@ def _value_constraints(shape: Any, value: float) -> list[str]:
     return found
 
 
-@cache
-def _enum_text(shape_name: str) -> str:
-    return ", ".join(sagemaker_model().shape_for(shape_name).enum)
-
-
 def _string_constraints(shape: Any, value: str) -> list[str]:
     found = _size_constraints(shape, len(value))
     if shape.enum and value not in shape.enum:
-        found.append(f"Member must satisfy enum value set: [{_enum_text(shape.name)}]")
+        found.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
     pattern = shape.metadata.get("pattern")
     if pattern is not None and not _java_regex.matches(pattern, value):
         found.append(f"Member must satisfy regular expression pattern: {pattern}")
@@ -173,6 +167,8 @@ class _Walk:
             self.map(shape, value, path)
         elif kind == "string":
             self.add(shape, path, value, _string_constraints(shape, value))
+        elif kind == "blob":
+            self.add(shape, path, value, _size_constraints(shape, len(value)))
         elif kind in ("integer", "long", "float", "double"):
             self.add(shape, path, value, _value_constraints(shape, value))
 
@@ -208,10 +204,10 @@ class _Walk:
                 self.add(shape, path, value, [f"Map {kind} must satisfy constraint: [{listed}]"])
 
 
-def problems(operation: str, request: Mapping[str, Any]) -> list[str]:
+def problems(operation: str, request: Mapping[str, Any], service: str = "sagemaker") -> list[str]:
     """Every broken constraint of ``request``, in AWS's wording; raises :class:`RefusedRequestError`
     for a value of the wrong type."""
-    shape = sagemaker_model().operation_model(operation).input_shape
+    shape = service_model(service).operation_model(operation).input_shape
     if shape is None:
         return []
     walk = _Walk()

@@ -20,6 +20,7 @@ from tests.emulator.runs.helpers import (
     RunMachine,
     machine,
     task,
+    wait_for,
 )
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -166,3 +167,40 @@ def test_a_valid_request_still_trains(run_machine: RunMachine) -> None:
     ended = run_machine(machine("Train", Train=task(f"{OPTIMIZED}.sync", job())))
     assert ended.status == "SUCCEEDED", ended.cause
     assert ended.output["TrainingJobStatus"] == "Completed"
+
+
+def test_invoke_endpoint_is_checked_against_the_runtime_api(
+    runtime: ScriptedRuntime, aws: None, sagemaker: Any
+) -> None:
+    sagemaker.create_model(
+        ModelName="m", ExecutionRoleArn=SAGEMAKER_ROLE, PrimaryContainer={"Image": "i"}
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="c",
+        ProductionVariants=[
+            {
+                "VariantName": "v",
+                "ModelName": "m",
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName="e", EndpointConfigName="c")
+    wait_for(
+        lambda: sagemaker.describe_endpoint(EndpointName="e")["EndpointStatus"] == "InService",
+        "the endpoint",
+    )
+    client = unchecked("sagemaker-runtime")
+    assert client.invoke_endpoint(EndpointName="e", Body=b"{}")["Body"].read() == b"{}"
+
+    with pytest.raises(ClientError) as caught:
+        client.invoke_endpoint(EndpointName="e", Body=b"x" * (6 * 1024 * 1024 + 1))
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert caught.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value at 'body' failed to satisfy constraint: "
+        "Member must have length less than or equal to 6291456"
+    )
+    with pytest.raises(ClientError, match="at 'contentType' failed to satisfy constraint"):
+        client.invoke_endpoint(EndpointName="e", Body=b"{}", ContentType="x" * 1025)
