@@ -232,3 +232,54 @@ def test_spot_training_with_a_wait_as_long_as_the_runtime_is_accepted() -> None:
     _documented_rules.check(
         "CreateTrainingJob", job(EnableManagedSpotTraining=True, StoppingCondition=stopping)
     )
+
+
+def test_a_volume_key_with_local_storage_is_refused_for_transform_and_tuning_jobs() -> None:
+    transform = {
+        "TransformJobName": "t",
+        "ModelName": "m",
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/i"}}
+        },
+        "TransformOutput": {"S3OutputPath": "s3://b/o"},
+        "TransformResources": {
+            "InstanceType": "ml.g4dn.xlarge",
+            "InstanceCount": 1,
+            "VolumeKmsKeyId": KEY,
+        },
+    }
+    with pytest.raises(RefusedRequestError, match="can't request a VolumeKmsKeyId"):
+        _documented_rules.check("CreateTransformJob", transform)
+    transform["TransformResources"]["InstanceType"] = "ml.m5.xlarge"
+    _documented_rules.check("CreateTransformJob", transform)
+
+    config = {
+        "InstanceConfigs": [
+            {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 5}
+        ],
+        "VolumeKmsKeyId": KEY,
+    }
+    tuning = {"TrainingJobDefinition": {"HyperParameterTuningResourceConfig": config}}
+    with pytest.raises(RefusedRequestError, match=r"\(ml.g5.xlarge\)"):
+        _documented_rules.check("CreateHyperParameterTuningJob", tuning)
+
+
+def test_every_local_storage_family_of_transform_jobs_is_listed() -> None:
+    model = get_session().get_service_model("sagemaker")
+    families = {t.split(".")[1] for t in model.shape_for("TransformInstanceType").enum}
+    ebs_only = {
+        "c4",
+        "c5",
+        "c6i",
+        "c7i",
+        "inf2",
+        "m4",
+        "m5",
+        "m6i",
+        "m7i",
+        "p2",
+        "p3",
+        "r6i",
+        "r7i",
+    }
+    assert families - ebs_only <= _documented_rules.LOCAL_STORAGE_FAMILIES
