@@ -1,18 +1,44 @@
-"""Name executions that are started without a name, as Step Functions does.
+"""StartExecution's ``name`` as Step Functions treats it.
 
-Step Functions names an execution started without ``name`` with a fresh UUID; moto's executing
-backend names every such execution ``None``, so the second one fails with
-``ExecutionAlreadyExists``.
+- Started without ``name``, an execution is named with a fresh UUID; moto's executing backend
+  names every such execution ``None``, so the second one fails with ``ExecutionAlreadyExists``.
+- A name must be 1 to 80 characters and "must not contain: white space; brackets < > { } [ ];
+  wildcard characters ? *; special characters " # % \\ ^ | ~ ` $ & , ; : /; control characters
+  (U+0000-001F, U+007F-009F)" (AWS Step Functions API Reference, StartExecution, ``name``:
+  https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html);
+  any other character, e.g. ``( ) ! '`` or a letter of any script, is allowed. A name that
+  breaks the rule is refused with ``InvalidName`` (HTTP 400; "The provided name is not valid.",
+  the same page's Errors). moto's executing backend checks nothing.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Final
 
+from moto.stepfunctions.exceptions import InvalidName
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
+MAX_NAME_LENGTH: Final = 80
+_FORBIDDEN: Final = frozenset(
+    '<>{}[]?*"#%\\^|~`$&,;:/'
+    + "".join(chr(c) for c in range(0x00, 0x20))
+    + "".join(chr(c) for c in range(0x7F, 0xA0))
+)
+
 _original: Any = None
+
+
+def is_valid_name(name: str) -> bool:
+    """True for a name StartExecution accepts."""
+    return 1 <= len(name) <= MAX_NAME_LENGTH and not any(
+        c in _FORBIDDEN or c.isspace() for c in name
+    )
+
+
+def check_name(name: str) -> None:
+    if not is_valid_name(name):
+        raise InvalidName(f"Invalid Name: '{name}'")
 
 
 def patch() -> None:
@@ -28,6 +54,8 @@ def patch() -> None:
         execution_input: str | None = None,
         trace_header: str | None = None,
     ) -> Any:
+        if name is not None:
+            check_name(name)
         return _original(
             self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
         )

@@ -173,11 +173,12 @@ def check(run_input: Any, *, data_uri_prefix: str | None = None) -> list[str]:
 
 #: A name Step Functions accepts for an execution: 1 to 80 characters, none of whitespace,
 #: brackets, wildcards, punctuation or control characters (StartExecution's ``name``).
-_EXECUTION_NAME: Final = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
+#: Matched whole (``fullmatch``): ``$`` would also match before a final newline.
+_EXECUTION_NAME: Final = re.compile(r"[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}")
 
 
 def is_valid_execution_name(name: str) -> bool:
     """True for a name StartExecution accepts (AWS Step Functions API reference, StartExecution:
     "name ... must not contain whitespace, brackets < > { } [ ], wildcard characters ? *, special
     characters \" # % \\ ^ | ~ ` $ & , ; : /, control characters"; 1 to 80 characters)."""
-    return bool(_EXECUTION_NAME.match(name))
+    return _EXECUTION_NAME.fullmatch(name) is not None
