@@ -108,6 +108,8 @@ def summarize_output(output: Any, *, limit: int = 200) -> str:
             endpoint = f"endpoint {output[run_output.ENDPOINT_NAME]}"
             if output.get(run_output.ENDPOINT_STATUS):
                 endpoint += f" {output[run_output.ENDPOINT_STATUS]}"
+            if output.get(run_output.DEPLOYMENT_STATUS) == run_output.SUPERSEDED:
+                endpoint += " (superseded: a run that started later serves its model)"
             parts.append(endpoint)
         if output.get(run_output.MODEL_NAME):
             parts.append(f"model {output[run_output.MODEL_NAME]}")
@@ -183,6 +185,7 @@ def execution_record(execution: Mapping[str, Any]) -> dict[str, Any]:
         run_output.ACCURACY_THRESHOLD,
         run_output.ENDPOINT_NAME,
         run_output.ENDPOINT_STATUS,
+        run_output.DEPLOYMENT_STATUS,
         run_output.TRAINING_JOB_NAME,
         run_output.MODEL_NAME,
     ):
