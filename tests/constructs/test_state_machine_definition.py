@@ -7,8 +7,10 @@ these tests pin its shape: states, order, integrations, parameters.
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
+import botocore.session
 import pytest
 
 from mlpipeline_cdk.contract.script import METRIC_DEFINITIONS
@@ -103,22 +105,74 @@ def test_each_sagemaker_state_calls_its_integration(asl: dict[str, Any]) -> None
         "UpdateEndpoint": "arn:aws:states:::sagemaker:updateEndpoint",
         "DeleteFailedEndpoint": "arn:aws:states:::aws-sdk:sagemaker:deleteEndpoint",
         "DescribeEndpoint": "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
+        "ReadDeployedRun": "arn:aws:states:::aws-sdk:sagemaker:listTags",
+        "ReadServingRun": "arn:aws:states:::aws-sdk:sagemaker:listTags",
         "NotifyFailure": "arn:aws:states:::sns:publish",
     }
 
 
-def test_every_sagemaker_call_retries_transient_errors_and_routes_failures(
+def _declared_errors(service: str) -> set[str]:
+    """``<Service>.<Shape>Exception`` for each error shape the service's API model declares."""
+    model = botocore.session.get_session().get_service_model(service)
+    return {
+        s.name if s.name.endswith("Exception") else f"{s.name}Exception" for s in model.error_shapes
+    }
+
+
+def _producible_errors(resource: str) -> set[str]:
+    """The error names a Task with this Resource can raise, besides ``States.*``.
+
+    Optimized integrations name SageMaker's undeclared error codes
+    ``SageMaker.AmazonSageMakerException`` (the AWS SDK for Java's class); AWS SDK integrations
+    ``SageMaker.SageMakerException``; both name declared ones ``SageMaker.<Shape>Exception``
+    (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html).
+    """
+    sagemaker = {f"SageMaker.{e}" for e in _declared_errors("sagemaker")}
+    if resource.startswith("arn:aws:states:::sagemaker:"):
+        return sagemaker | {"SageMaker.AmazonSageMakerException"}
+    if resource.startswith("arn:aws:states:::aws-sdk:sagemaker:"):
+        return sagemaker | {"SageMaker.SageMakerException"}
+    if resource == "arn:aws:states:::sns:publish":
+        return {f"SNS.{e}" for e in _declared_errors("sns")} | {"SNS.AmazonSNSException"}
+    raise AssertionError(f"no error naming known for {resource}")
+
+
+def test_every_retried_or_caught_error_name_is_one_its_task_can_raise(
     asl: dict[str, Any],
 ) -> None:
+    tasks = {n: s for n, s in asl["States"].items() if s["Type"] == "Task"}
+    assert tasks
+    for name, state in tasks.items():
+        producible = _producible_errors(state["Resource"])
+        for handler in (*state.get("Retry", []), *state.get("Catch", [])):
+            for error in handler["ErrorEquals"]:
+                assert error.startswith("States.") or error in producible, (name, error)
+
+
+def test_invalid_optimized_requests_are_never_retried_by_name(asl: dict[str, Any]) -> None:
+    # Throttling and invalid requests share SageMaker.AmazonSageMakerException in the optimized
+    # integration: a Retry on it would retry invalid requests; the Catch tells them apart.
     for name, state in asl["States"].items():
-        if state["Type"] != "Task" or name == "NotifyFailure":
+        if state["Type"] != "Task" or not state["Resource"].startswith(
+            "arn:aws:states:::sagemaker:"
+        ):
             continue
-        (retry,) = state["Retry"]
-        assert "SageMaker.ThrottlingException" in retry["ErrorEquals"], name
+        assert "Retry" not in state, name
+        first, *_, last = state["Catch"]
+        assert first["ErrorEquals"] == ["SageMaker.AmazonSageMakerException"], name
+        classify = asl["States"][first["Next"]]
+        assert classify["Type"] == "Choice", name
+        assert "ThrottlingException" in json.dumps(classify["Choices"]), name
+        assert last["ErrorEquals"] == ["States.ALL"], name
+
+
+def test_sdk_reads_retry_what_the_sdk_integration_names_throttling(asl: dict[str, Any]) -> None:
+    for name in ("DescribeEndpoint", "DeleteFailedEndpoint", "ReadDeployedRun", "ReadServingRun"):
+        (retry,) = asl["States"][name]["Retry"]
+        assert retry["ErrorEquals"] == ["SageMaker.SageMakerException"], name
         assert retry["BackoffRate"] == 2 and retry["JitterStrategy"] == "FULL", name
-        (catch,) = state["Catch"]
-        assert catch["ErrorEquals"] == ["States.ALL"], name
-        assert catch["ResultPath"] == "$.error", name
+    (catch,) = asl["States"]["FindEndpoint"]["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"]
 
 
 def test_failures_notify_then_fail_with_the_recorded_error(asl: dict[str, Any]) -> None:

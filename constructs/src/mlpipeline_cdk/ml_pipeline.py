@@ -350,16 +350,7 @@ class MLPipeline(Construct):
             run_output.ACCURACY_THRESHOLD: sfn.JsonPath.number_at("$.evaluation.threshold"),
         }
         if self.deployment is not None:
-            output.update(
-                {
-                    run_output.MODEL_NAME: sfn.JsonPath.string_at("$.model.name"),
-                    run_output.ENDPOINT_CONFIG_NAME: sfn.JsonPath.string_at(
-                        "$.endpointConfig.name"
-                    ),
-                    run_output.ENDPOINT_NAME: sfn.JsonPath.string_at("$.endpoint.EndpointName"),
-                    run_output.ENDPOINT_STATUS: sfn.JsonPath.string_at("$.endpoint.EndpointStatus"),
-                }
-            )
+            output.update(self.deployment.run_output())
         return output
 
     def _create_state_machine(

@@ -43,6 +43,9 @@ class FailureHandler(Construct):
             ),
             result_path=sfn.JsonPath.DISCARD,
         )
+        # The optimized SNS integration names SNS's declared errors after the AWS SDK for Java's
+        # classes, SNS.<Shape>: ThrottledException and InternalErrorException are shapes of the
+        # SNS API model (botocore data sns/2010-03-31/service-2.json; errors of Publish).
         self.notify.add_retry(
             errors=["SNS.ThrottledException", "SNS.InternalErrorException"],
             max_attempts=3,

@@ -7,7 +7,7 @@ from typing import Final
 
 import aws_cdk as cdk
 import jsii
-from aws_cdk import Duration, Size
+from aws_cdk import Size
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -16,29 +16,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from ._retries import ThrottleRetry
 from .failure import FailureHandler, with_defaults
 
 #: Where SageMaker syncs ``/opt/ml/checkpoints`` in the artifacts bucket, one folder per run.
 CHECKPOINTS_PREFIX: Final = "checkpoints/"
 MODELS_PREFIX: Final = "models/"
-#: SageMaker errors worth another attempt: throttling and transient service faults.
-RETRYABLE_SAGEMAKER_ERRORS: Final = [
-    "SageMaker.ThrottlingException",
-    "SageMaker.InternalFailure",
-    "SageMaker.ServiceUnavailable",
-    "SageMaker.AmazonSageMakerException",
-]
-
-
-def add_sagemaker_retry(state: sfn.TaskStateBase | sfn.CustomState) -> None:
-    """Retry throttling and transient SageMaker errors with exponential backoff and jitter."""
-    state.add_retry(
-        errors=RETRYABLE_SAGEMAKER_ERRORS,
-        interval=Duration.seconds(5),
-        max_attempts=4,
-        backoff_rate=2,
-        jitter_strategy=sfn.JitterType.FULL,
-    )
 
 
 @jsii.implements(tasks.ISageMakerTask)
@@ -147,7 +130,7 @@ class TrainModel(sfn.StateMachineFragment):
                 "ResultPath": "$.training",
             },
         )
-        add_sagemaker_retry(self.train)
+        ThrottleRetry(self, "Training", failure).add(self.train, "Train")
         self._add_failure_routes()
         if state_machine_role is not None:
             self.grant_start(state_machine_role)
