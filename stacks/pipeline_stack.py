@@ -408,6 +408,8 @@ def _stage_endpoint_names(
     never share one endpoint (each run would replace the other's model, and deleting either
     stage's stack would delete it; MLPipeline refuses that at synth)."""
     base = endpoint_name or f"{name_prefix}-endpoint"
+    # Within SageMaker's EndpointName: at most 63 of [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} (botocore's
+    # sagemaker service model); stage names are letters, digits and hyphens, lowercased here.
     seen: set[tuple[str, str]] = set()
     names: list[str | None] = []
     for stage in stages:
