@@ -600,6 +600,28 @@ def test_every_acknowledgement_in_the_pipeline_stacks_matches_a_finding_on_its_r
     assert unmatched == []
 
 
+def _endpoint_names(assembly_dir: Path) -> dict[str, str]:
+    names = {}
+    for name, (directory, artifact) in _stack_artifacts(assembly_dir).items():
+        template = json.loads((directory / artifact["properties"]["templateFile"]).read_text())
+        if "EndpointName" in template.get("Outputs", {}):
+            names[name] = template["Outputs"]["EndpointName"]["Value"]
+    return names
+
+
+def test_stages_in_one_account_and_region_deploy_to_their_own_endpoints(
+    default_assembly_dir: Path, assembly_dir: Path
+) -> None:
+    # Sharing one endpoint, each stage's runs would replace the other's model, and deleting
+    # either stage's stack would delete it.
+    assert _endpoint_names(default_assembly_dir) == {
+        STAGING_STACK: "mnist-endpoint",
+        PRODUCTION_STACK: "mnist-endpoint-production",
+    }
+    # Stages in different accounts or regions keep the stack's own name.
+    assert set(_endpoint_names(assembly_dir).values()) == {"mnist-endpoint"}
+
+
 def test_the_default_pipeline_deploys_both_stages_in_its_own_environment(
     default_assembly_dir: Path,
 ) -> None:

@@ -20,7 +20,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from . import _acknowledgements, _grants, _teardown, _triggers, defaults, steps
+from . import _acknowledgements, _app_checks, _grants, _hooks, _teardown, _triggers, defaults, steps
 from ._props import hyperparameter_string, validate_props
 from ._secure_props import lay_over
 from .contract import outputs as stack_outputs
@@ -33,7 +33,6 @@ from .dlc_images import (
     PYTORCH_TRAINING_TAG,
     dlc_image,
 )
-from .nag import acknowledge, finding_resource, policies_of
 from .settings import (
     Hook,
     HookContext,
@@ -46,8 +45,6 @@ from .settings import (
     TriggerSettings,
 )
 from .source_asset import source_dir_asset
-
-_MODELS_PREFIX: Final = steps.training.MODELS_PREFIX
 
 #: Each group's defaults (frozen dataclasses, so one instance serves every pipeline).
 _DEFAULT_TRAINING: Final = TrainingSettings()
@@ -137,6 +134,8 @@ class MLPipeline(Construct):
             name_prefix=name_prefix,
             groups=groups,
             refused=_triggers.changes_to_given_resources(storage=storage, triggers=triggers),
+            sagemaker_role=sagemaker_role,
+            state_machine_timeout=state_machine_timeout,
         )
         self.name_prefix = name_prefix
         self.data_prefix = storage.data_prefix
@@ -176,6 +175,7 @@ class MLPipeline(Construct):
             self.endpoint_teardown = _teardown.delete_endpoint_on_stack_delete(
                 self, self.deployment
             )
+        _app_checks.refuse_shared_endpoints(self)
         _acknowledgements.acknowledge_findings(self)
 
     # --- the steps of the constructor ----------------------------------------------------------
@@ -314,7 +314,7 @@ class MLPipeline(Construct):
         #: The endpoint runs deploy to, or None when ``hooks.deployment`` replaced it.
         self.endpoint_name: str | None = None
         if hooks.deployment is not None:
-            self._deploy: sfn.IChainable = hooks.deployment(self.hook_context)
+            self._deploy = _hooks.build(hooks, "deployment", self.hook_context)
             return
         self.endpoint_name = serving.endpoint_name or f"{self.name_prefix}-endpoint"
         self.deployment = steps.DeployToEndpoint(
@@ -371,11 +371,12 @@ class MLPipeline(Construct):
         _grants.allow_logs_to_use_key(self)
 
         definition = sfn.Chain.start(self.prepare)
+        context = self.hook_context
         if hooks.before_training is not None:
-            definition = definition.next(hooks.before_training(self.hook_context))
+            definition = definition.next(_hooks.build(hooks, "before_training", context))
         definition = definition.next(self.training).next(self.evaluation)
         if hooks.after_evaluation is not None:
-            definition = definition.next(hooks.after_evaluation(self.hook_context))
+            definition = definition.next(_hooks.build(hooks, "after_evaluation", context))
         definition = definition.next(self._deploy).next(succeeded)
         if timeout is None:
             timeout = Duration.seconds(
@@ -424,40 +425,15 @@ class MLPipeline(Construct):
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` start runs and follow them: list this state machine's executions,
         describe them and read their history."""
-        stack = cdk.Stack.of(self)
-        executions = stack.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{self.state_machine.state_machine_name}:*",
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["states:DescribeExecution", "states:GetExecutionHistory"],
-            resource_arns=[executions],
-        )
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["states:DescribeStateMachine", "states:ListExecutions"],
-            resource_arns=[self.state_machine.state_machine_arn],
-        )
-        if isinstance(grantee, iam.Role):
-            for policy in policies_of(grantee):
-                acknowledge(
-                    policy,
-                    f"AwsSolutions-IAM5[Resource::{finding_resource(self, executions)}]",
-                    "Executions of the pipeline's state machine are named at start; the "
-                    "wildcard covers this state machine's executions only",
-                )
-        return self.state_machine.grant_start_execution(grantee)
+        return _grants.grant_start_execution(self, grantee)
 
     def grant_write_training_data(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` put objects under the data prefix (encrypting with the key)."""
-        return self.data_bucket.grant_put(grantee, f"{self.data_prefix}*")
+        return _grants.grant_write_training_data(self, grantee)
 
     def grant_read_model_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read the model archives training jobs wrote."""
-        return self.artifacts_bucket.grant_read(grantee, f"{_MODELS_PREFIX}*")
+        return _grants.grant_read_model_artifacts(self, grantee)
 
     def grant_invoke_endpoint(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` call InvokeEndpoint on the pipeline's endpoint."""

@@ -30,10 +30,13 @@ from ._checks import (
     check_emails,
     check_endpoint_name,
     check_fraction,
+    check_hook,
     check_instance_type,
     check_poll_interval,
     check_runtime,
+    check_security_groups,
     check_volume,
+    is_a,
 )
 from ._validation import is_token
 
@@ -141,7 +144,8 @@ class ServingSettings:
     endpoint_name: str | None = field(
         default=None,
         metadata=_about(
-            "Lowercase name of the endpoint.",
+            "Lowercase name of the endpoint; two pipelines of one app may not share it in one "
+            "account and region.",
             types=(str,),
             check=check_endpoint_name,
             shown="`<name_prefix>-endpoint`",
@@ -209,6 +213,7 @@ class StorageSettings:
         metadata=_about(
             "An existing bucket with the training data; granted to the SageMaker role (read, under "
             "`data_prefix`), never changed.",
+            types=(s3.IBucket,),
             shown="a bucket is created with `defaults.data_bucket_props`",
         ),
     )
@@ -232,6 +237,7 @@ class StorageSettings:
         default=None,
         metadata=_about(
             "An existing bucket for model artifacts and checkpoints (`models/`, `checkpoints/`).",
+            types=(s3.IBucket,),
             shown="a bucket is created like the data bucket",
         ),
     )
@@ -248,6 +254,7 @@ class StorageSettings:
         metadata=_about(
             "An existing KMS key for buckets, logs, topic, volumes and artifacts; its policy must "
             "let CloudWatch Logs and EventBridge use it when it is not defined in this app.",
+            types=(kms.IKey,),
             shown="a key is created, rotated yearly, retained",
         ),
     )
@@ -269,6 +276,7 @@ class NetworkSettings:
         default=None,
         metadata=_about(
             "Run training jobs and the model in this VPC.",
+            types=(ec2.IVpc,),
             shown="SageMaker's network",
         ),
     )
@@ -285,6 +293,7 @@ class NetworkSettings:
         metadata=_about(
             "Security groups of the jobs and the model (needs `vpc`).",
             types=(Sequence,),
+            check=check_security_groups,
             shown="one that lets training instances reach each other",
         ),
     )
@@ -320,7 +329,9 @@ class TriggerSettings:
         default=False,
         metadata=_about(
             "Start a run whenever an object is created under `data_prefix` (S3 → EventBridge). "
-            "A given `data_bucket` must already send its events to EventBridge.",
+            "A given `data_bucket` must already send its events to EventBridge, and CDK-managed "
+            "notifications added to the data bucket must keep EventBridge on "
+            "(`enable_event_bridge_notification()`); both are checked at synth.",
             types=(bool,),
         ),
     )
@@ -334,6 +345,7 @@ class NotificationSettings:
         default=None,
         metadata=_about(
             "An existing SNS topic for failures.",
+            types=(sns.ITopic,),
             shown="a topic encrypted with the pipeline key, refusing plain HTTP",
         ),
     )
@@ -384,6 +396,7 @@ class Hooks:
         default=None,
         metadata=_about(
             "States run after the input is checked and before training.",
+            check=check_hook,
             shown="none",
         ),
     )
@@ -391,6 +404,7 @@ class Hooks:
         default=None,
         metadata=_about(
             "States run after the model passed evaluation, before deployment.",
+            check=check_hook,
             shown="none",
         ),
     )
@@ -398,6 +412,7 @@ class Hooks:
         default=None,
         metadata=_about(
             "States that replace the endpoint deployment; then no endpoint is created or deleted.",
+            check=check_hook,
             shown="deploy to `serving.endpoint_name`",
         ),
     )
@@ -427,7 +442,7 @@ def settings_problems(name: str, group: object) -> list[tuple[str, Any, str]]:
         types = spec.metadata.get("types")
         if value is None or is_token(value):
             continue
-        if types and not isinstance(value, types):
+        if types and not is_a(value, types):
             allowed = " or ".join(t.__name__ for t in types)
             problems.append((f"{name}.{spec.name}", value, f"must be a {allowed}"))
             continue
