@@ -143,7 +143,8 @@ def test_failures_notify_then_fail_with_the_recorded_error(asl: dict[str, Any]) 
         "CausePath": "$.error.Cause",
     }
     rejects = [n for n, s in asl["States"].items() if n.startswith("Reject")]
-    assert len(rejects) == 9
+    # One per input rule and the input's shape, and Arm types with the default images.
+    assert len(rejects) == 10
     for name in rejects:
         state = asl["States"][name]
         assert state["Next"] == "NotifyFailure"
@@ -259,6 +260,11 @@ def test_gpu_types_train_on_the_gpu_image(asl: dict[str, Any]) -> None:
     assert {"ml.g5.xlarge", "ml.p3.2xlarge", "ml.g4dn.xlarge"} <= set(gpu)
     assert "ml.m5.xlarge" not in gpu and "ml.trn1.2xlarge" not in gpu
     assert _reaches_without_failing(asl, "ListInstanceTypeClasses", "Train")
+    # The default images are x86_64: Arm types are refused before any SageMaker call.
+    (arm_rule,) = states["CheckImageArchitecture"]["Choices"]
+    assert arm_rule["Variable"] == "$.trainingResources.arm"
+    assert arm_rule["Next"] == "RejectArmInstanceType"
+    assert states["ListInstanceTypeClasses"]["Parameters"]["arm"] == ["ml.p6e-gb200.36xlarge"]
 
 
 def test_spot_runs_may_wait_twice_their_runtime(asl: dict[str, Any]) -> None:

@@ -274,6 +274,15 @@ TRAINING_INSTANCE_TYPES: Final[tuple[str, ...]] = (
 )
 
 
+#: Families whose CPUs are Arm (NVIDIA Grace): the x86_64 Deep Learning Containers do not run there.
+ARM_FAMILIES: Final = frozenset({"p6e-gb200"})
+
+
+def arm_types() -> tuple[str, ...]:
+    """The training types with Arm CPUs (the default, x86_64, images cannot train on them)."""
+    return tuple(t for t in TRAINING_INSTANCE_TYPES if family(t) in ARM_FAMILIES)
+
+
 def local_storage_types() -> tuple[str, ...]:
     """The training types with local instance storage (no VolumeKmsKeyId for them)."""
     return tuple(t for t in TRAINING_INSTANCE_TYPES if family(t) in LOCAL_STORAGE_FAMILIES)

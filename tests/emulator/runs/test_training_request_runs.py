@@ -198,3 +198,15 @@ def _machine_arn() -> str:
         m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "MLPipeline"
     ]
     return str(machine["stateMachineArn"])
+
+
+def test_arm_instance_types_are_refused_with_the_default_x86_images(
+    pipeline: Callable[..., Execution], runtime: ScriptedRuntime, notifications: Any
+) -> None:
+    result = pipeline({"trainingInstanceType": "ml.p6e-gb200.36xlarge"})
+    assert (result.status, result.error) == ("FAILED", "InvalidInput"), result.cause
+    assert result.cause is not None
+    assert result.cause.startswith("trainingInstanceType ml.p6e-gb200.36xlarge has Arm CPUs")
+    assert runtime.training_jobs == []
+    (message,) = notifications()
+    assert message["error"] == "InvalidInput"

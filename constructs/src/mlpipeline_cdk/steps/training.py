@@ -16,7 +16,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from ..instance_types import gpu_types, local_storage_types
+from ..contract.run_input import INVALID_INPUT
+from ..instance_types import arm_types, gpu_types, local_storage_types
 from .failure import FailureHandler, with_defaults
 
 #: Where SageMaker syncs ``/opt/ml/checkpoints`` in the artifacts bucket, one folder per run.
@@ -187,6 +188,7 @@ class TrainModel(sfn.StateMachineFragment):
             parameters={
                 "localStorage": list(local_storage_types()),
                 "gpu": list(gpu_types()),
+                "arm": list(arm_types()),
             },
             result_path="$.trainingResources",
         )
@@ -205,6 +207,10 @@ class TrainModel(sfn.StateMachineFragment):
                 ),
                 "gpu": sfn.JsonPath.array_contains(
                     sfn.JsonPath.list_at("$.trainingResources.gpu"),
+                    sfn.JsonPath.string_at("$.config.trainingInstanceType"),
+                ),
+                "arm": sfn.JsonPath.array_contains(
+                    sfn.JsonPath.list_at("$.trainingResources.arm"),
                     sfn.JsonPath.string_at("$.config.trainingInstanceType"),
                 ),
             },
@@ -238,7 +244,27 @@ class TrainModel(sfn.StateMachineFragment):
             },
             result_path="$.trainingResources",
         )
-        classify.next(classified).next(storage)
+        classify.next(classified)
+        if gpu_training_image is None:
+            classified.next(storage)
+        else:
+            # The default images are x86_64 only; a type with Arm CPUs needs the user's image.
+            architecture = sfn.Choice(self, "CheckImageArchitecture")
+            architecture.when(
+                sfn.Condition.boolean_equals("$.trainingResources.arm", True),
+                self._failure.reject(
+                    self,
+                    "RejectArmInstanceType",
+                    error=INVALID_INPUT,
+                    cause=sfn.JsonPath.format(
+                        "trainingInstanceType {} has Arm CPUs, and the default training images "
+                        "are built for x86_64: choose another type, or pass an arm64 image as "
+                        "training.image",
+                        sfn.JsonPath.string_at("$.config.trainingInstanceType"),
+                    ),
+                ),
+            ).otherwise(storage)
+            classified.next(architecture)
         storage.when(
             sfn.Condition.boolean_equals("$.trainingResources.localStorage", True),
             instance_storage,
