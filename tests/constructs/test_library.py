@@ -261,7 +261,7 @@ def test_steps_before_training_and_after_evaluation_are_chained_in() -> None:
 
     asl = render_definition(_synth(build))
     assert asl["States"]["RunConfigured"]["Next"] == "ProcessData"
-    assert asl["States"]["ProcessData"]["Next"] == "Train"
+    assert asl["States"]["ProcessData"]["Next"] == "ListInstanceTypeClasses"  # training starts
     assert asl["States"]["ModelAccepted"]["Next"] == "Approve"
     assert asl["States"]["Approve"]["Next"] == "CreateModel"
 
@@ -493,7 +493,7 @@ def test_consumer_stack_synthesizes_with_its_steps_and_resources(
 ) -> None:
     asl = render_definition(consumer_template)
     assert asl["States"]["RunConfigured"]["Next"] == "ListTrainingData"
-    assert asl["States"]["TrainingDataFound"]["Next"] == "Train"
+    assert asl["States"]["TrainingDataFound"]["Next"] == "ListInstanceTypeClasses"
     assert asl["States"]["ModelAccepted"]["Next"] == "ComposeModelRecord"
     assert asl["States"]["ComposeModelRecord"]["Next"] == "RecordModel"
     assert asl["States"]["RecordModel"]["Next"] == "CreateModel"

@@ -197,7 +197,8 @@ def test_failures_notify_then_fail_with_the_recorded_error(asl: dict[str, Any]) 
         "CausePath": "$.error.Cause",
     }
     rejects = [n for n, s in asl["States"].items() if n.startswith("Reject")]
-    assert len(rejects) == 9
+    # One per input rule and the input's shape, and Arm types with the default images.
+    assert len(rejects) == 10
     for name in rejects:
         state = asl["States"][name]
         assert state["Next"] == "NotifyFailure"
@@ -240,18 +241,18 @@ def test_training_job_takes_per_run_values(asl: dict[str, Any]) -> None:
     assert params["TrainingJobName.$"] == "States.Format('{}-{}', 'mnist', States.UUID())"
     assert params["RoleArn"].startswith("arn:aws:iam::123456789012:role/PipelineSageMakerRole")
     assert params["AlgorithmSpecification"] == {
-        "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/"
-        "pytorch-training:2.6.0-cpu-py312-ubuntu22.04-sagemaker",
+        "TrainingImage.$": "$.trainingResources.image",
         "TrainingInputMode": "File",
         "MetricDefinitions": list(METRIC_DEFINITIONS),
     }
     assert params["HyperParameters.$"] == "$.run.hyperparameters"
-    assert params["ResourceConfig"] == {
-        "InstanceType.$": "$.config.trainingInstanceType",
-        "InstanceCount.$": "$.config.trainingInstanceCount",
-        "VolumeSizeInGB": 30,
-        "VolumeKmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/pipelinekeyf48ee773",
-    }
+    assert params["ResourceConfig.$"] == "$.trainingResources.resourceConfig"
+    assert params["Tags"] == [
+        {
+            "Key": "mlpipeline:execution-arn-sha256",
+            "Value.$": "States.Hash($$.Execution.Id, 'SHA-256')",
+        }
+    ]
     assert params["StoppingCondition.$"] == "$.run.stoppingCondition"
     assert params["EnableManagedSpotTraining.$"] == "$.config.spot"
     assert params["CheckpointConfig"] == {
@@ -271,6 +272,53 @@ def test_training_job_takes_per_run_values(asl: dict[str, Any]) -> None:
         "modelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
         "description.$": "$",
     }
+
+
+_KEY = "arn:aws:kms:us-east-1:123456789012:key/pipelinekeyf48ee773"
+_RESOURCES = {
+    "InstanceType.$": "$.config.trainingInstanceType",
+    "InstanceCount.$": "$.config.trainingInstanceCount",
+    "VolumeSizeInGB": 30,
+}
+
+
+def test_volume_key_only_for_types_without_local_storage(asl: dict[str, Any]) -> None:
+    from mlpipeline_cdk.instance_types import local_storage_types
+
+    states = asl["States"]
+    listed = states["ListInstanceTypeClasses"]["Parameters"]["localStorage"]
+    assert set(listed) == set(local_storage_types())
+    assert {"ml.g5.xlarge", "ml.g4dn.xlarge", "ml.p4d.24xlarge", "ml.r5d.large"} <= set(listed)
+    assert "ml.m5.xlarge" not in listed and "ml.p3.2xlarge" not in listed
+    (rule,) = states["ChooseVolumeEncryption"]["Choices"]
+    assert rule == {
+        "Variable": "$.trainingResources.localStorage",
+        "BooleanEquals": True,
+        "Next": "UseInstanceStorage",
+    }
+    assert states["ChooseVolumeEncryption"]["Default"] == "UseEncryptedVolume"
+    assert states["UseInstanceStorage"]["Parameters"] == _RESOURCES
+    assert states["UseEncryptedVolume"]["Parameters"] == {**_RESOURCES, "VolumeKmsKeyId": _KEY}
+
+
+def test_gpu_types_train_on_the_gpu_image(asl: dict[str, Any]) -> None:
+    states = asl["States"]
+    registry = "763104351884.dkr.ecr.us-east-1.amazonaws.com"
+    assert states["UseGpuTrainingImage"]["Parameters"] == {
+        "uri": f"{registry}/pytorch:2.13.0-cu133-amzn2023-sagemaker"
+    }
+    assert states["UseTrainingImage"]["Parameters"] == {
+        "uri": f"{registry}/pytorch:2.13.0-cpu-amzn2023-sagemaker"
+    }
+    gpu = states["ListInstanceTypeClasses"]["Parameters"]["gpu"]
+    assert {"ml.g5.xlarge", "ml.p3.2xlarge", "ml.g4dn.xlarge"} <= set(gpu)
+    assert "ml.m5.xlarge" not in gpu and "ml.trn1.2xlarge" not in gpu
+    assert _reaches_without_failing(asl, "ListInstanceTypeClasses", "Train")
+    # The default images are x86_64: Arm types are refused before any SageMaker call.
+    (arm_rule,) = states["CheckImageArchitecture"]["Choices"]
+    assert arm_rule["Variable"] == "$.trainingResources.arm"
+    assert arm_rule["Next"] == "RejectArmInstanceType"
+    assert states["ListInstanceTypeClasses"]["Parameters"]["arm"] == ["ml.p6e-gb200.36xlarge"]
 
 
 def test_spot_runs_may_wait_twice_their_runtime(asl: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from jsii._reference_map import InterfaceDynamicProxy
 
 from ._validation import is_token
 from .contract import run_input
+from .instance_types import TRAINING_INSTANCE_TYPES
 
 #: SageMaker names: at most 63 characters of ``[a-zA-Z0-9](-*[a-zA-Z0-9])*``.
 SAGEMAKER_NAME_MAX: Final = 63
@@ -31,6 +32,16 @@ def check_instance_type(value: str) -> str | None:
     if is_token(value) or _INSTANCE_TYPE.match(value):
         return None
     return "must be a SageMaker instance type such as 'ml.m5.xlarge'"
+
+
+def check_training_instance_type(value: str) -> str | None:
+    """One SageMaker offers for training (botocore's sagemaker ``TrainingInstanceType`` enum)."""
+    if is_token(value) or value in TRAINING_INSTANCE_TYPES:
+        return None
+    return (
+        "must be an instance type SageMaker offers for training, such as 'ml.m5.xlarge' or "
+        "'ml.g5.xlarge' (see mlpipeline_cdk.instance_types.TRAINING_INSTANCE_TYPES)"
+    )
 
 
 def check_count(value: int) -> str | None:

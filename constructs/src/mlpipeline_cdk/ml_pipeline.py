@@ -21,18 +21,12 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from . import _acknowledgements, _app_checks, _grants, _hooks, _teardown, _triggers, defaults, steps
+from ._images import code_delivery, pipeline_images
 from ._props import hyperparameter_string, validate_props
 from ._secure_props import lay_over
 from .contract import outputs as stack_outputs
 from .contract import run_output, script
 from .contract.script import ACCURACY_METRIC, METRIC_DEFINITIONS
-from .dlc_images import (
-    PYTORCH_INFERENCE_REPOSITORY,
-    PYTORCH_INFERENCE_TAG,
-    PYTORCH_TRAINING_REPOSITORY,
-    PYTORCH_TRAINING_TAG,
-    dlc_image,
-)
 from .settings import (
     Hook,
     HookContext,
@@ -252,12 +246,11 @@ class MLPipeline(Construct):
         _grants.grant_vpc_access(self, network.vpc)
 
     def _create_images(self, training: TrainingSettings, serving: ServingSettings) -> None:
-        self.training_image = training.image or dlc_image(
-            self, "TrainingRepository", PYTORCH_TRAINING_REPOSITORY, PYTORCH_TRAINING_TAG
-        )
-        self.inference_image = serving.image or dlc_image(
-            self, "InferenceRepository", PYTORCH_INFERENCE_REPOSITORY, PYTORCH_INFERENCE_TAG
-        )
+        images = pipeline_images(self, training, serving)
+        self.training_image = images.training
+        #: What GPU instance types train on (None when ``training.image`` was given).
+        self.gpu_training_image = images.gpu_training
+        self.inference_image = images.serving
 
     def _create_fragments(
         self,
@@ -267,6 +260,9 @@ class MLPipeline(Construct):
         hooks: Hooks,
     ) -> None:
         data_uri = self.data_bucket.s3_url_for_object(self.data_prefix)
+        submit_directory, code_uri = code_delivery(
+            self.source_asset, isolated=network.enable_network_isolation
+        )
         self.prepare = steps.PrepareRun(
             self,
             "Prepare",
@@ -282,7 +278,7 @@ class MLPipeline(Construct):
                 },
                 reserved_hyperparameters=script.training_hyperparameters(
                     entry_point=self.entry_point,
-                    submit_directory=self.source_asset.s3_object_url,
+                    submit_directory=submit_directory,
                     region=cdk.Stack.of(self).region,
                 ),
             ),
@@ -295,6 +291,8 @@ class MLPipeline(Construct):
             name_prefix=self.name_prefix,
             role=self.sagemaker_role,
             training_image=self.training_image,
+            gpu_training_image=self.gpu_training_image,
+            code_uri=code_uri,
             metric_definitions=METRIC_DEFINITIONS,
             artifacts_bucket=self.artifacts_bucket,
             encryption_key=self.encryption_key,

@@ -35,6 +35,7 @@ from ._checks import (
     check_poll_interval,
     check_runtime,
     check_security_groups,
+    check_training_instance_type,
     check_volume,
     is_a,
 )
@@ -80,9 +81,11 @@ class TrainingSettings:
     instance_type: str = field(
         default="ml.m5.xlarge",
         metadata=_about(
-            "Training instance type.",
+            "Training instance type, one SageMaker offers for training (a run may choose "
+            "another). GPU types train on the GPU image; types with local instance storage get "
+            "no volume key (their storage is encrypted by the instance's hardware).",
             types=(str,),
-            check=check_instance_type,
+            check=check_training_instance_type,
         ),
     )
     instance_count: int = field(
@@ -132,7 +135,8 @@ class TrainingSettings:
         metadata=_about(
             "The training container.",
             types=(tasks.DockerImage,),
-            shown="the SageMaker PyTorch training Deep Learning Container of the stack's region",
+            shown="the SageMaker PyTorch training Deep Learning Container of the stack's region, "
+            "its GPU variant for a run on a GPU instance type; yours is used as given",
         ),
     )
 
@@ -172,7 +176,8 @@ class ServingSettings:
         metadata=_about(
             "The serving container.",
             types=(tasks.DockerImage,),
-            shown="the SageMaker PyTorch inference Deep Learning Container of the stack's region",
+            shown="the SageMaker PyTorch inference Deep Learning Container of the stack's region, "
+            "its GPU variant when `serving.instance_type` has GPUs",
         ),
     )
     poll_interval: Duration = field(
