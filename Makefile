@@ -7,6 +7,12 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
+# On Linux, PyPI's torch is the CUDA build (several GB of nvidia-* packages). With
+# `make setup TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu` the pinned version's CPU build
+# comes from PyTorch's CPU wheel index first, and then satisfies the pin in requirements-dev.txt
+# (a pin without a local label, `==2.13.0`, matches `2.13.0+cpu`: PEP 440, local versions).
+TORCH_INDEX_URL ?=
+TORCH_VERSION := $(shell sed -n 's/^torch==//p' requirements-dev.txt)
 
 .PHONY: demo setup synth test test-fast lint typecheck format unit bench clean deploy-local destroy-local
 
@@ -14,6 +20,7 @@ setup: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.txt constructs/pyproject.toml cli/pyproject.toml emulator/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(if $(TORCH_INDEX_URL),$(BIN)/python -m pip install --quiet --extra-index-url $(TORCH_INDEX_URL) "torch==$(TORCH_VERSION)+cpu")
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@

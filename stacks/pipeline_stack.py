@@ -37,6 +37,9 @@ BUILD_ENVIRONMENT_VARIABLES: Final = {
 SMOKE_TEST_INPUT: Final = {"hyperparameters": {"epochs": "1"}, "trainingInstanceCount": 1}
 #: How long the smoke test waits for the execution; the CodeBuild step gets some margin on top.
 SMOKE_TEST_TIMEOUT: Final = Duration.minutes(60)
+#: PyTorch's CPU wheel index: PyPI's torch for Linux is the CUDA build, several GB of nvidia-*
+#: packages a build that trains nothing does not need (https://pytorch.org/get-started/locally/).
+TORCH_CPU_INDEX_URL: Final = "https://download.pytorch.org/whl/cpu"
 #: The asset publisher CDK Pipelines installs; pinned rather than `latest`, like the CLI.
 CDK_ASSETS_VERSION: Final = "4.7.3"
 
@@ -129,8 +132,9 @@ class PipelineStack(cdk.Stack):
         self.synth_step = pipelines.CodeBuildStep(
             "Synth",
             input=self.source,
-            # `make setup` is `npm ci` and the Python install; `make test` every check.
-            install_commands=["make setup"],
+            # `make setup` is `npm ci` and the Python install (torch's CPU build); `make test`
+            # every check.
+            install_commands=[f"make setup TORCH_INDEX_URL={TORCH_CPU_INDEX_URL}"],
             commands=["make test", synth_command(synth_context)],
             primary_output_directory="cdk.out",
             # torch, mypy and pytest in parallel want more than the 3 GB of SMALL.
@@ -165,6 +169,9 @@ class PipelineStack(cdk.Stack):
         )
 
         first, *later = settings.stages
+        endpoint_names = _stage_endpoint_names(
+            settings.stages, name_prefix=name_prefix, endpoint_name=endpoint_name
+        )
         # Named, so that the first stage's smoke-test role (in another stack, maybe another
         # account) can trust exactly this role without a cross-stage reference.
         smoke_test_project_role_name = f"{self.stack_name}-smoke-test-{self.region}"
@@ -190,19 +197,19 @@ class PipelineStack(cdk.Stack):
                 first.name,
                 env=_env(first),
                 name_prefix=name_prefix,
-                endpoint_name=endpoint_name,
+                endpoint_name=endpoint_names[0],
                 smoke_test_principal=smoke_test_principal,
             )
         ]
         self.smoke_test_step = self._smoke_test_step(first, self.stages[0])
         self.pipeline.add_stage(self.stages[0], post=[self.smoke_test_step])
-        for stage in later:
+        for stage, stage_endpoint_name in zip(later, endpoint_names[1:], strict=True):
             ml_stage = MLStage(
                 self,
                 stage.name,
                 env=_env(stage),
                 name_prefix=name_prefix,
-                endpoint_name=endpoint_name,
+                endpoint_name=stage_endpoint_name,
             )
             self.stages.append(ml_stage)
             self.pipeline.add_stage(
@@ -395,6 +402,28 @@ class PipelineStack(cdk.Stack):
             policy = default_policy(role)
             for finding, reason in reasons.items():
                 acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+
+
+def _stage_endpoint_names(
+    stages: tuple[StageSettings, ...], *, name_prefix: str, endpoint_name: str | None
+) -> list[str | None]:
+    """Each stage's endpoint name: the stack's own (None: its default) for the first stage in an
+    account and region, ``<that name>-<stage name>`` for later stages there, so that two stages
+    never share one endpoint (each run would replace the other's model, and deleting either
+    stage's stack would delete it; MLPipeline refuses that at synth)."""
+    base = endpoint_name or f"{name_prefix}-endpoint"
+    # Within SageMaker's EndpointName: at most 63 of [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} (botocore's
+    # sagemaker service model); stage names are letters, digits and hyphens, lowercased here.
+    seen: set[tuple[str, str]] = set()
+    names: list[str | None] = []
+    for stage in stages:
+        where = (stage.account, stage.region)
+        suffix = stage.name.lower().strip("-")
+        names.append(
+            f"{base[: 62 - len(suffix)].rstrip('-')}-{suffix}" if where in seen else endpoint_name
+        )
+        seen.add(where)
+    return names
 
 
 def _env(stage: StageSettings) -> cdk.Environment:

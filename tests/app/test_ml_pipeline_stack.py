@@ -218,7 +218,7 @@ def test_sagemaker_role_pulls_from_the_two_dlc_repositories(
         if "ecr:BatchGetImage" in _as_list(s["Action"])
     ]
     joined = " ".join(repositories)
-    assert ":repository/pytorch-training" in joined
+    assert ':repository/pytorch"' in joined  # the training images' repository, "pytorch"
     assert ":repository/pytorch-inference" in joined
     assert "DeepLearningContainerRegistries" in joined
 

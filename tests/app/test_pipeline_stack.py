@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -249,7 +250,7 @@ def test_build_runs_setup_then_make_test_then_cdk_synth_with_the_deployed_contex
     spec = _buildspec(pipeline_json, _action(pipeline_json, "Build", "Synth"))
     assert spec["phases"]["install"] == {
         "runtime-versions": {"python": "3.11", "nodejs": "20"},
-        "commands": ["make setup"],
+        "commands": ["make setup TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu"],
     }
     make_test, synth = spec["phases"]["build"]["commands"]
     assert make_test == "make test"
@@ -599,6 +600,28 @@ def test_every_acknowledgement_in_the_pipeline_stacks_matches_a_finding_on_its_r
     assert unmatched == []
 
 
+def _endpoint_names(assembly_dir: Path) -> dict[str, str]:
+    names = {}
+    for name, (directory, artifact) in _stack_artifacts(assembly_dir).items():
+        template = json.loads((directory / artifact["properties"]["templateFile"]).read_text())
+        if "EndpointName" in template.get("Outputs", {}):
+            names[name] = template["Outputs"]["EndpointName"]["Value"]
+    return names
+
+
+def test_stages_in_one_account_and_region_deploy_to_their_own_endpoints(
+    default_assembly_dir: Path, assembly_dir: Path
+) -> None:
+    # Sharing one endpoint, each stage's runs would replace the other's model, and deleting
+    # either stage's stack would delete it.
+    assert _endpoint_names(default_assembly_dir) == {
+        STAGING_STACK: "mnist-endpoint",
+        PRODUCTION_STACK: "mnist-endpoint-production",
+    }
+    # Stages in different accounts or regions keep the stack's own name.
+    assert set(_endpoint_names(assembly_dir).values()) == {"mnist-endpoint"}
+
+
 def test_the_default_pipeline_deploys_both_stages_in_its_own_environment(
     default_assembly_dir: Path,
 ) -> None:
@@ -795,3 +818,32 @@ def test_the_app_fails_at_synth_time_on_bad_pipeline_context() -> None:
 
     with pytest.raises(ValueError, match=r"pipeline_repository='nope'"):
         build_app(new_app(**{**PIPELINE_CONTEXT, "pipeline_repository": "nope"}))
+
+
+def test_setup_with_a_torch_index_installs_the_pinned_cpu_build_from_it_before_the_rest() -> None:
+    """The build's `make setup TORCH_INDEX_URL=...` must install torch's CPU build of the version
+    requirements-dev.txt pins, from that index, before the requirements (which it then satisfies);
+    without the variable, set-up is unchanged."""
+    pinned = next(
+        line.removeprefix("torch==")
+        for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
+        if line.startswith("torch==")
+    )
+
+    def recipe(*variables: str) -> list[str]:
+        dry_run = subprocess.run(
+            ["make", "--no-print-directory", "-n", "-B", ".venv/.installed", *variables],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return [line for line in dry_run.stdout.splitlines() if "pip install" in line]
+
+    index = "https://download.pytorch.org/whl/cpu"
+    with_index = recipe(f"TORCH_INDEX_URL={index}")
+    assert with_index[0].endswith(
+        f'pip install --quiet --extra-index-url {index} "torch=={pinned}+cpu"'
+    )
+    assert with_index[1:] == recipe()
+    assert all("torch" not in line for line in recipe())

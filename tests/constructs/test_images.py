@@ -9,6 +9,12 @@ import pytest
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from mlpipeline_cdk import DLC_REGISTRY_ACCOUNTS, UnsupportedRegionError
+from mlpipeline_cdk.dlc_images import (
+    PYTORCH_INFERENCE_GPU_TAG,
+    PYTORCH_INFERENCE_TAG,
+    PYTORCH_TRAINING_GPU_TAG,
+    PYTORCH_TRAINING_TAG,
+)
 from mlpipeline_cli.asl import render_definition
 
 from conftest import ROOT, new_app
@@ -33,9 +39,11 @@ def test_pinned_region_uses_that_regions_registry(
         regional_templates[region],
         env=Environment(region=region, partition=partition, url_suffix=domain),
     )
-    train_image = asl["States"]["Train"]["Parameters"]["AlgorithmSpecification"]["TrainingImage"]
+    train_image = asl["States"]["UseTrainingImage"]["Parameters"]["uri"]
+    gpu_image = asl["States"]["UseGpuTrainingImage"]["Parameters"]["uri"]
     serve_image = asl["States"]["CreateModel"]["Parameters"]["PrimaryContainer"]["Image"]
-    assert train_image.startswith(f"{account}.dkr.ecr.{region}.{domain}/pytorch-training:")
+    assert train_image.startswith(f"{account}.dkr.ecr.{region}.{domain}/pytorch:")
+    assert gpu_image == f"{account}.dkr.ecr.{region}.{domain}/pytorch:{PYTORCH_TRAINING_GPU_TAG}"
     assert serve_image.startswith(f"{account}.dkr.ecr.{region}.{domain}/pytorch-inference:")
     # A pinned region needs no lookup table in the template.
     assert "Mappings" not in regional_templates[region]
@@ -55,8 +63,8 @@ def test_agnostic_template_resolves_to_the_deploy_regions_registry(
     from mlpipeline_cli.asl import Environment
 
     asl = render_definition(ml_template_json, env=Environment(region="ap-east-1"))
-    image = asl["States"]["Train"]["Parameters"]["AlgorithmSpecification"]["TrainingImage"]
-    assert image.startswith("871362719292.dkr.ecr.ap-east-1.amazonaws.com/pytorch-training:")
+    image = asl["States"]["UseTrainingImage"]["Parameters"]["uri"]
+    assert image.startswith("871362719292.dkr.ecr.ap-east-1.amazonaws.com/pytorch:")
 
 
 def test_region_without_deep_learning_containers_fails_at_synth() -> None:
@@ -83,9 +91,51 @@ def test_images_given_as_props_replace_the_defaults() -> None:
     )
     template = app.synth().get_stack_by_name("S").template
     asl = render_definition(template)
-    assert asl["States"]["Train"]["Parameters"]["AlgorithmSpecification"]["TrainingImage"] == (
-        "example.com/train:1"
-    )
+    # A user's image is used as given, on every instance type (no GPU variant is chosen).
+    assert asl["States"]["UseTrainingImage"]["Parameters"]["uri"] == "example.com/train:1"
+    assert "UseGpuTrainingImage" not in asl["States"]
+    assert "ChooseTrainingImage" not in asl["States"]
     assert asl["States"]["CreateModel"]["Parameters"]["PrimaryContainer"]["Image"] == (
         "example.com/serve:1"
     )
+
+
+@pytest.mark.parametrize(
+    ("region", "account"),
+    [("ap-east-2", "975050140332"), ("ap-southeast-6", "633930458069")],
+)
+def test_newer_regions_have_their_registry(region: str, account: str) -> None:
+    # aws/deep-learning-containers docs/reference/region_availability.md and
+    # aws/sagemaker-python-sdk image_uri_config/pytorch.json (checked 2026-11-30).
+    assert DLC_REGISTRY_ACCOUNTS[region] == account
+
+
+def test_default_images_are_the_supported_pytorch_containers() -> None:
+    # Training: PyTorch 2.13 SageMaker images, end of patching 2027-07-20 (DLC release data).
+    assert PYTORCH_TRAINING_TAG == "2.13.0-cpu-amzn2023-sagemaker"
+    assert PYTORCH_TRAINING_GPU_TAG == "2.13.0-cu133-amzn2023-sagemaker"
+    assert PYTORCH_INFERENCE_TAG.endswith("-cpu-py312-ubuntu22.04-sagemaker")
+    assert PYTORCH_INFERENCE_GPU_TAG.startswith("2.6.0-gpu-py312-")
+
+
+def _serving_image(instance_type: str) -> str:
+    from mlpipeline_cdk import MLPipeline, ServingSettings
+
+    app = new_app()
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account="123456789012", region="us-east-1"))
+    MLPipeline(
+        stack,
+        "P",
+        source_dir=str(ROOT / "training_code"),
+        entry_point="mnist.py",
+        serving=ServingSettings(instance_type=instance_type),
+    )
+    asl = render_definition(app.synth().get_stack_by_name("S").template)
+    return str(asl["States"]["CreateModel"]["Parameters"]["PrimaryContainer"]["Image"])
+
+
+def test_gpu_endpoint_serves_from_the_gpu_inference_image() -> None:
+    assert _serving_image("ml.g5.xlarge").endswith(
+        f"/pytorch-inference:{PYTORCH_INFERENCE_GPU_TAG}"
+    )
+    assert _serving_image("ml.m5.large").endswith(f"/pytorch-inference:{PYTORCH_INFERENCE_TAG}")

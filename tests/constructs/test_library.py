@@ -15,19 +15,23 @@ import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
 
 from mlpipeline_cdk import (
     Hooks,
     MLPipeline,
     NetworkSettings,
     NotificationSettings,
+    ServingSettings,
     StorageSettings,
 )
+from mlpipeline_cdk.nag import acknowledge
 from mlpipeline_cdk.settings import GROUPS, readme_table
 from mlpipeline_cli.asl import render_definition
 
@@ -257,7 +261,7 @@ def test_steps_before_training_and_after_evaluation_are_chained_in() -> None:
 
     asl = render_definition(_synth(build))
     assert asl["States"]["RunConfigured"]["Next"] == "ProcessData"
-    assert asl["States"]["ProcessData"]["Next"] == "Train"
+    assert asl["States"]["ProcessData"]["Next"] == "ListInstanceTypeClasses"  # training starts
     assert asl["States"]["ModelAccepted"]["Next"] == "Approve"
     assert asl["States"]["Approve"]["Next"] == "CreateModel"
 
@@ -319,6 +323,158 @@ def test_grants_give_exactly_what_they_say() -> None:
     assert actions_of("Caller") == {"sagemaker:InvokeEndpoint"}
 
 
+def _function(stack: cdk.Stack, name: str) -> lambda_.Function:
+    function = lambda_.Function(
+        stack,
+        name,
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"),
+    )
+    # The function's own findings are its author's, not the grants': acknowledged here.
+    for finding, reason in {
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AWSLambdaBasicExecutionRole]": "The basic execution role of a test function: its logs",
+        "AwsSolutions-L1": "A test function pinned to one runtime so the test stays the same",
+    }.items():
+        acknowledge(function, finding, reason)
+    return function
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "function",
+        "role",
+        "user",
+        "group",
+        "imported role",
+    ],
+)
+def test_grants_pass_cdk_nag_for_any_grantable(kind: str) -> None:
+    def grantee(stack: cdk.Stack, name: str) -> iam.IGrantable:
+        if kind == "function":
+            return _function(stack, name)
+        if kind == "role":
+            return iam.Role(stack, name, assumed_by=iam.AccountRootPrincipal())
+        if kind == "user":
+            return iam.User(stack, name)
+        if kind == "group":
+            return iam.Group(stack, name)
+        return iam.Role.from_role_arn(stack, name, f"arn:aws:iam::123456789012:role/{name}")
+
+    def build(stack: cdk.Stack) -> None:
+        pipeline = MLPipeline(stack, "P", source_dir=CODE, entry_point="mnist.py")
+        pipeline.grant_start_execution(grantee(stack, "Starter"))
+        pipeline.grant_write_training_data(grantee(stack, "Uploader"))
+        pipeline.grant_read_model_artifacts(grantee(stack, "Reader"))
+        pipeline.grant_invoke_endpoint(grantee(stack, "Caller"))
+
+    # cdk-nag fails the synth on any finding that is not acknowledged.
+    template = _synth(build)
+    assert _count(template, "AWS::IAM::Policy") >= 5
+
+
+def test_grants_acknowledge_only_findings_they_add() -> None:
+    app = new_app()
+    stack = cdk.Stack(app, "S")
+    pipeline = MLPipeline(stack, "P", source_dir=CODE, entry_point="mnist.py")
+    function = _function(stack, "Uploader")
+    other = s3.Bucket(stack, "Other")
+    other.grant_read(function)  # the function's own grant, with its own findings
+    pipeline.grant_write_training_data(function)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(RuntimeError) as error:
+        app.synth()
+    message = str(error.value)
+    assert "AwsSolutions-IAM5[Action::s3:GetObject*]" in message
+    assert "training-data/*]" not in message
+
+
+# --- two pipelines in one app -----------------------------------------------------------------
+
+
+def _two_pipelines(
+    first: dict[str, Any] | None = None,
+    second: dict[str, Any] | None = None,
+    envs: tuple[cdk.Environment | None, cdk.Environment | None] = (None, None),
+) -> cdk.cx_api.CloudAssembly:
+    app = new_app()
+    for name, settings, env in zip(("Team", "Other"), (first, second), envs, strict=True):
+        stack = cdk.Stack(app, name, env=env)
+        MLPipeline(stack, "Pipeline", source_dir=CODE, entry_point="mnist.py", **(settings or {}))
+    return app.synth()
+
+
+def test_two_pipelines_deploying_to_one_endpoint_are_refused_naming_both() -> None:
+    with pytest.raises(RuntimeError) as error:
+        _two_pipelines()
+    message = str(error.value)
+    assert (
+        "[Other/Pipeline] serving.endpoint_name='mlpipeline-endpoint': pipeline 'Team/Pipeline' "
+        "already deploys to this endpoint in the same account and region as 'Other/Pipeline'"
+    ) in message
+    assert "its own name_prefix" in message
+
+
+def test_two_pipelines_with_one_endpoint_name_given_are_refused_too() -> None:
+    serving = {"serving": ServingSettings(endpoint_name="digits")}
+    with pytest.raises(RuntimeError, match=r"serving\.endpoint_name='digits': pipeline"):
+        _two_pipelines({"name_prefix": "a", **serving}, {"name_prefix": "b", **serving})
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "envs"),
+    [
+        ({"name_prefix": "team"}, None, (None, None)),
+        (None, {"serving": ServingSettings(endpoint_name="other")}, (None, None)),
+        (
+            None,
+            None,
+            (
+                cdk.Environment(account="123456789012", region="eu-west-1"),
+                cdk.Environment(account="123456789012", region="us-east-1"),
+            ),
+        ),
+        # An environment-agnostic stack deploys wherever the CLI points: not compared.
+        (None, None, (None, cdk.Environment(account="123456789012", region="eu-west-1"))),
+    ],
+)
+def test_pipelines_with_their_own_endpoints_synthesize(
+    first: dict[str, Any] | None,
+    second: dict[str, Any] | None,
+    envs: tuple[cdk.Environment | None, cdk.Environment | None],
+) -> None:
+    assembly = _two_pipelines(first, second, envs)
+    assert len(assembly.stacks) == 2
+
+
+def test_failure_notifications_of_two_pipelines_have_their_own_subjects() -> None:
+    assembly = _two_pipelines({"name_prefix": "team"})
+    subjects = [
+        render_definition(stack.template)["States"]["NotifyFailure"]["Parameters"]["Subject"]
+        for stack in assembly.stacks
+    ]
+    assert sorted(subjects) == [
+        "ML pipeline run failed: Other/Pipeline",
+        "ML pipeline run failed: Team/Pipeline",
+    ]
+
+
+def test_failure_subject_stays_within_sns_limits() -> None:
+    # SNS Publish: Subject less than 100 characters, no line breaks or control characters.
+    from mlpipeline_cdk.steps.failure import failure_subject
+
+    app = new_app()
+    stack = cdk.Stack(app, "S" * 120)
+    scope = Construct(Construct(stack, "Équipe\nà-Paris" * 5), "Pipeline")
+    subject = failure_subject(scope)
+    assert len(subject) == 99
+    assert subject.startswith("ML pipeline run failed: ...")
+    assert subject.endswith("/Pipeline")
+    assert all(" " <= c <= "~" for c in subject)
+
+
 # --- the consumer stack -----------------------------------------------------------------------
 
 
@@ -337,7 +493,7 @@ def test_consumer_stack_synthesizes_with_its_steps_and_resources(
 ) -> None:
     asl = render_definition(consumer_template)
     assert asl["States"]["RunConfigured"]["Next"] == "ListTrainingData"
-    assert asl["States"]["TrainingDataFound"]["Next"] == "Train"
+    assert asl["States"]["TrainingDataFound"]["Next"] == "ListInstanceTypeClasses"
     assert asl["States"]["ModelAccepted"]["Next"] == "ComposeModelRecord"
     assert asl["States"]["ComposeModelRecord"]["Next"] == "RecordModel"
     assert asl["States"]["RecordModel"]["Next"] == "CreateModel"

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+import pytest
 
-from mlpipeline_cdk import build_source_archive
+from mlpipeline_cdk import MLPipeline, build_source_archive
 
 from conftest import ROOT
 
@@ -103,3 +104,38 @@ def test_caches_and_byte_code_are_left_out(tmp_path: Path) -> None:
         members = archive.getmembers()
     assert names == sorted(["helpers/util.py", *CODE_FILES])
     assert all(m.mtime == 0 and m.uid == 0 and m.gid == 0 for m in members)
+
+
+def _synth_from(project: Path, outdir: str) -> tuple[str, list[str]]:
+    """Synthesize a pipeline with ``source_dir="."`` from ``project``, as `cdk synth` run there
+    would (the app's output folder inside it); the source asset's hash and member names."""
+    app = cdk.App(outdir=str(project / outdir))
+    stack = cdk.Stack(app, "S")
+    MLPipeline(stack, "P", source_dir=".", entry_point="mnist.py")
+    assembly = app.synth()
+    files = json.loads((Path(assembly.directory) / "S.assets.json").read_text())["files"]
+    ((asset_hash, asset),) = [
+        (h, a) for h, a in files.items() if a["source"]["path"].endswith(".tar.gz")
+    ]
+    with tarfile.open(Path(assembly.directory) / asset["source"]["path"], mode="r:gz") as archive:
+        return asset_hash, sorted(archive.getnames())
+
+
+@pytest.mark.parametrize("outdir", ["cdk.out", "build/assembly"])
+def test_source_dir_dot_leaves_out_the_cdk_output_and_stays_the_same_across_synths(
+    chdir_tmp: Path, outdir: str
+) -> None:
+    project = chdir_tmp
+    for file in CODE_FILES:
+        shutil.copy(ROOT / "training_code" / file, project / file)
+    for junk in (".venv/lib/site.py", "node_modules/aws-cdk/cli.js", ".git/HEAD"):
+        (project / junk).parent.mkdir(parents=True, exist_ok=True)
+        (project / junk).write_text("junk\n")
+    # An assembly left by an earlier synth into another folder is not training code either.
+    (project / "old-out").mkdir()
+    (project / "old-out" / "cdk.out").write_text('{"version": "48.0.0"}')
+    (project / "old-out" / "manifest.json").write_text("{}")
+    first_hash, first_names = _synth_from(project, outdir)
+    second_hash, second_names = _synth_from(project, outdir)
+    assert first_names == CODE_FILES
+    assert (second_hash, second_names) == (first_hash, first_names)

@@ -7,8 +7,10 @@ these tests pin its shape: states, order, integrations, parameters.
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
+import botocore.session
 import pytest
 
 from mlpipeline_cdk.contract.script import METRIC_DEFINITIONS
@@ -103,22 +105,74 @@ def test_each_sagemaker_state_calls_its_integration(asl: dict[str, Any]) -> None
         "UpdateEndpoint": "arn:aws:states:::sagemaker:updateEndpoint",
         "DeleteFailedEndpoint": "arn:aws:states:::aws-sdk:sagemaker:deleteEndpoint",
         "DescribeEndpoint": "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
+        "ReadDeployedRun": "arn:aws:states:::aws-sdk:sagemaker:listTags",
+        "ReadServingRun": "arn:aws:states:::aws-sdk:sagemaker:listTags",
         "NotifyFailure": "arn:aws:states:::sns:publish",
     }
 
 
-def test_every_sagemaker_call_retries_transient_errors_and_routes_failures(
+def _declared_errors(service: str) -> set[str]:
+    """``<Service>.<Shape>Exception`` for each error shape the service's API model declares."""
+    model = botocore.session.get_session().get_service_model(service)
+    return {
+        s.name if s.name.endswith("Exception") else f"{s.name}Exception" for s in model.error_shapes
+    }
+
+
+def _producible_errors(resource: str) -> set[str]:
+    """The error names a Task with this Resource can raise, besides ``States.*``.
+
+    Optimized integrations name SageMaker's undeclared error codes
+    ``SageMaker.AmazonSageMakerException`` (the AWS SDK for Java's class); AWS SDK integrations
+    ``SageMaker.SageMakerException``; both name declared ones ``SageMaker.<Shape>Exception``
+    (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html).
+    """
+    sagemaker = {f"SageMaker.{e}" for e in _declared_errors("sagemaker")}
+    if resource.startswith("arn:aws:states:::sagemaker:"):
+        return sagemaker | {"SageMaker.AmazonSageMakerException"}
+    if resource.startswith("arn:aws:states:::aws-sdk:sagemaker:"):
+        return sagemaker | {"SageMaker.SageMakerException"}
+    if resource == "arn:aws:states:::sns:publish":
+        return {f"SNS.{e}" for e in _declared_errors("sns")} | {"SNS.AmazonSNSException"}
+    raise AssertionError(f"no error naming known for {resource}")
+
+
+def test_every_retried_or_caught_error_name_is_one_its_task_can_raise(
     asl: dict[str, Any],
 ) -> None:
+    tasks = {n: s for n, s in asl["States"].items() if s["Type"] == "Task"}
+    assert tasks
+    for name, state in tasks.items():
+        producible = _producible_errors(state["Resource"])
+        for handler in (*state.get("Retry", []), *state.get("Catch", [])):
+            for error in handler["ErrorEquals"]:
+                assert error.startswith("States.") or error in producible, (name, error)
+
+
+def test_invalid_optimized_requests_are_never_retried_by_name(asl: dict[str, Any]) -> None:
+    # Throttling and invalid requests share SageMaker.AmazonSageMakerException in the optimized
+    # integration: a Retry on it would retry invalid requests; the Catch tells them apart.
     for name, state in asl["States"].items():
-        if state["Type"] != "Task" or name == "NotifyFailure":
+        if state["Type"] != "Task" or not state["Resource"].startswith(
+            "arn:aws:states:::sagemaker:"
+        ):
             continue
-        (retry,) = state["Retry"]
-        assert "SageMaker.ThrottlingException" in retry["ErrorEquals"], name
+        assert "Retry" not in state, name
+        first, *_, last = state["Catch"]
+        assert first["ErrorEquals"] == ["SageMaker.AmazonSageMakerException"], name
+        classify = asl["States"][first["Next"]]
+        assert classify["Type"] == "Choice", name
+        assert "ThrottlingException" in json.dumps(classify["Choices"]), name
+        assert last["ErrorEquals"] == ["States.ALL"], name
+
+
+def test_sdk_reads_retry_what_the_sdk_integration_names_throttling(asl: dict[str, Any]) -> None:
+    for name in ("DescribeEndpoint", "DeleteFailedEndpoint", "ReadDeployedRun", "ReadServingRun"):
+        (retry,) = asl["States"][name]["Retry"]
+        assert retry["ErrorEquals"] == ["SageMaker.SageMakerException"], name
         assert retry["BackoffRate"] == 2 and retry["JitterStrategy"] == "FULL", name
-        (catch,) = state["Catch"]
-        assert catch["ErrorEquals"] == ["States.ALL"], name
-        assert catch["ResultPath"] == "$.error", name
+    (catch,) = asl["States"]["FindEndpoint"]["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"]
 
 
 def test_failures_notify_then_fail_with_the_recorded_error(asl: dict[str, Any]) -> None:
@@ -143,7 +197,8 @@ def test_failures_notify_then_fail_with_the_recorded_error(asl: dict[str, Any]) 
         "CausePath": "$.error.Cause",
     }
     rejects = [n for n, s in asl["States"].items() if n.startswith("Reject")]
-    assert len(rejects) == 9
+    # One per input rule and the input's shape, and Arm types with the default images.
+    assert len(rejects) == 10
     for name in rejects:
         state = asl["States"][name]
         assert state["Next"] == "NotifyFailure"
@@ -186,18 +241,18 @@ def test_training_job_takes_per_run_values(asl: dict[str, Any]) -> None:
     assert params["TrainingJobName.$"] == "States.Format('{}-{}', 'mnist', States.UUID())"
     assert params["RoleArn"].startswith("arn:aws:iam::123456789012:role/PipelineSageMakerRole")
     assert params["AlgorithmSpecification"] == {
-        "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/"
-        "pytorch-training:2.6.0-cpu-py312-ubuntu22.04-sagemaker",
+        "TrainingImage.$": "$.trainingResources.image",
         "TrainingInputMode": "File",
         "MetricDefinitions": list(METRIC_DEFINITIONS),
     }
     assert params["HyperParameters.$"] == "$.run.hyperparameters"
-    assert params["ResourceConfig"] == {
-        "InstanceType.$": "$.config.trainingInstanceType",
-        "InstanceCount.$": "$.config.trainingInstanceCount",
-        "VolumeSizeInGB": 30,
-        "VolumeKmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/pipelinekeyf48ee773",
-    }
+    assert params["ResourceConfig.$"] == "$.trainingResources.resourceConfig"
+    assert params["Tags"] == [
+        {
+            "Key": "mlpipeline:execution-arn-sha256",
+            "Value.$": "States.Hash($$.Execution.Id, 'SHA-256')",
+        }
+    ]
     assert params["StoppingCondition.$"] == "$.run.stoppingCondition"
     assert params["EnableManagedSpotTraining.$"] == "$.config.spot"
     assert params["CheckpointConfig"] == {
@@ -217,6 +272,53 @@ def test_training_job_takes_per_run_values(asl: dict[str, Any]) -> None:
         "modelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
         "description.$": "$",
     }
+
+
+_KEY = "arn:aws:kms:us-east-1:123456789012:key/pipelinekeyf48ee773"
+_RESOURCES = {
+    "InstanceType.$": "$.config.trainingInstanceType",
+    "InstanceCount.$": "$.config.trainingInstanceCount",
+    "VolumeSizeInGB": 30,
+}
+
+
+def test_volume_key_only_for_types_without_local_storage(asl: dict[str, Any]) -> None:
+    from mlpipeline_cdk.instance_types import local_storage_types
+
+    states = asl["States"]
+    listed = states["ListInstanceTypeClasses"]["Parameters"]["localStorage"]
+    assert set(listed) == set(local_storage_types())
+    assert {"ml.g5.xlarge", "ml.g4dn.xlarge", "ml.p4d.24xlarge", "ml.r5d.large"} <= set(listed)
+    assert "ml.m5.xlarge" not in listed and "ml.p3.2xlarge" not in listed
+    (rule,) = states["ChooseVolumeEncryption"]["Choices"]
+    assert rule == {
+        "Variable": "$.trainingResources.localStorage",
+        "BooleanEquals": True,
+        "Next": "UseInstanceStorage",
+    }
+    assert states["ChooseVolumeEncryption"]["Default"] == "UseEncryptedVolume"
+    assert states["UseInstanceStorage"]["Parameters"] == _RESOURCES
+    assert states["UseEncryptedVolume"]["Parameters"] == {**_RESOURCES, "VolumeKmsKeyId": _KEY}
+
+
+def test_gpu_types_train_on_the_gpu_image(asl: dict[str, Any]) -> None:
+    states = asl["States"]
+    registry = "763104351884.dkr.ecr.us-east-1.amazonaws.com"
+    assert states["UseGpuTrainingImage"]["Parameters"] == {
+        "uri": f"{registry}/pytorch:2.13.0-cu133-amzn2023-sagemaker"
+    }
+    assert states["UseTrainingImage"]["Parameters"] == {
+        "uri": f"{registry}/pytorch:2.13.0-cpu-amzn2023-sagemaker"
+    }
+    gpu = states["ListInstanceTypeClasses"]["Parameters"]["gpu"]
+    assert {"ml.g5.xlarge", "ml.p3.2xlarge", "ml.g4dn.xlarge"} <= set(gpu)
+    assert "ml.m5.xlarge" not in gpu and "ml.trn1.2xlarge" not in gpu
+    assert _reaches_without_failing(asl, "ListInstanceTypeClasses", "Train")
+    # The default images are x86_64: Arm types are refused before any SageMaker call.
+    (arm_rule,) = states["CheckImageArchitecture"]["Choices"]
+    assert arm_rule["Variable"] == "$.trainingResources.arm"
+    assert arm_rule["Next"] == "RejectArmInstanceType"
+    assert states["ListInstanceTypeClasses"]["Parameters"]["arm"] == ["ml.p6e-gb200.36xlarge"]
 
 
 def test_spot_runs_may_wait_twice_their_runtime(asl: dict[str, Any]) -> None:

@@ -9,7 +9,9 @@ import pytest
 from aws_cdk import Duration, Size
 
 from mlpipeline_cdk import (
+    Hooks,
     MLPipeline,
+    NetworkSettings,
     NotificationSettings,
     ServingSettings,
     StorageSettings,
@@ -107,6 +109,37 @@ T, SV, ST, NT = TrainingSettings, ServingSettings, StorageSettings, Notification
             "training={'instance_count': 2}: must be a TrainingSettings",
         ),
         ({"triggers": T()}, "triggers=TrainingSettings("),
+        # Wrong types that used to fail later, inside the library, without naming the setting.
+        (
+            {"training": T(max_runtime=3600)},  # type: ignore[arg-type]
+            "training.max_runtime=3600: must be a Duration",
+        ),
+        (
+            {"storage": ST(data_bucket="name")},  # type: ignore[arg-type]
+            "storage.data_bucket='name': must be a IBucket",
+        ),
+        (
+            {"storage": ST(encryption_key="alias/team")},  # type: ignore[arg-type]
+            "storage.encryption_key='alias/team': must be a IKey",
+        ),
+        (
+            {"notifications": NT(failure_topic="arn:aws:sns:eu-west-1:123456789012:t")},  # type: ignore[arg-type]
+            "notifications.failure_topic='arn:aws:sns:eu-west-1:123456789012:t': must be a ITopic",
+        ),
+        (
+            {"notifications": NT(emails="a@b.com")},
+            "notifications.emails='a@b.com': must be a list of e-mail addresses, not one string "
+            "(write ['a@b.com'])",
+        ),
+        (
+            {"network": NetworkSettings(security_groups=["sg-0123"])},
+            "network.security_groups=['sg-0123']: must be a list of ec2.ISecurityGroup",
+        ),
+        ({"hooks": Hooks(deployment="deploy")}, "hooks.deployment='deploy': must be a function"),  # type: ignore[arg-type]
+        ({"entry_point": 3}, "entry_point=3: must be a str"),
+        ({"name_prefix": None}, "name_prefix=None: must be a str"),
+        ({"sagemaker_role": "arn:aws:iam::123456789012:role/r"}, "sagemaker_role='arn:aws"),
+        ({"state_machine_timeout": 3600}, "state_machine_timeout=3600: must be a Duration"),
     ],
 )
 def test_invalid_prop_is_named_with_value_and_what_is_allowed(
@@ -165,3 +198,10 @@ def test_valid_edge_values_are_accepted() -> None:
         ),
     )
     assert pipeline.name_prefix == "a" * 26
+
+
+def test_one_address_as_a_string_is_one_problem_not_one_per_character() -> None:
+    with pytest.raises(ValueError) as error:
+        _create(notifications=NT(emails="ops@example.com"))
+    (line,) = [line for line in str(error.value).splitlines() if line.startswith("  - ")]
+    assert "'@'" not in line and "are not" not in line

@@ -95,6 +95,15 @@ def _number(value: Any) -> str:
     return f"{value:.4f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
 
 
+def _endpoint_part(output: dict[str, Any]) -> str:
+    endpoint = f"endpoint {output[run_output.ENDPOINT_NAME]}"
+    if output.get(run_output.ENDPOINT_STATUS):
+        endpoint += f" {output[run_output.ENDPOINT_STATUS]}"
+    if output.get(run_output.DEPLOYMENT_STATUS) == run_output.SUPERSEDED:
+        endpoint += " (superseded: a run that started later serves its model)"
+    return endpoint
+
+
 def summarize_output(output: Any, *, limit: int = 200) -> str:
     """One line for a run's output: accuracy, endpoint, model and training job when present."""
     parts = []
@@ -105,10 +114,7 @@ def summarize_output(output: Any, *, limit: int = 200) -> str:
                 accuracy += f" (threshold {_number(output[run_output.ACCURACY_THRESHOLD])})"
             parts.append(accuracy)
         if output.get(run_output.ENDPOINT_NAME):
-            endpoint = f"endpoint {output[run_output.ENDPOINT_NAME]}"
-            if output.get(run_output.ENDPOINT_STATUS):
-                endpoint += f" {output[run_output.ENDPOINT_STATUS]}"
-            parts.append(endpoint)
+            parts.append(_endpoint_part(output))
         if output.get(run_output.MODEL_NAME):
             parts.append(f"model {output[run_output.MODEL_NAME]}")
         if output.get(run_output.TRAINING_JOB_NAME):
@@ -183,6 +189,7 @@ def execution_record(execution: Mapping[str, Any]) -> dict[str, Any]:
         run_output.ACCURACY_THRESHOLD,
         run_output.ENDPOINT_NAME,
         run_output.ENDPOINT_STATUS,
+        run_output.DEPLOYMENT_STATUS,
         run_output.TRAINING_JOB_NAME,
         run_output.MODEL_NAME,
     ):

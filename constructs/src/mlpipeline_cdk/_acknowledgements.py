@@ -87,6 +87,9 @@ def acknowledge_findings(pipeline: MLPipeline) -> None:
                 f"Resource::{sagemaker_arn}:endpoint-config/*": "Endpoint configuration "
                 "names are generated per execution (<name_prefix>-<uuid>); policy written "
                 "by the CDK SageMaker task",
+                f"Resource::{sagemaker_arn}:endpoint-config/{pipeline.name_prefix}-*": "Runs "
+                "tag their endpoint configurations (<name_prefix>-<uuid>) with their start time "
+                "and read that tag to tell overlapping runs apart; limited to that prefix",
             }
         )
     for policy in policies_of(pipeline.state_machine.role):

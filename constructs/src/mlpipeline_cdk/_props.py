@@ -10,14 +10,16 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Iterator, Mapping
+from os import PathLike
 from pathlib import Path
 from typing import Any, Final
 
 from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
 from . import defaults
-from ._checks import SAGEMAKER_NAME_MAX
+from ._checks import SAGEMAKER_NAME_MAX, is_a
 from ._validation import Problems, is_token
 from .settings import (
     HyperparameterValue,
@@ -56,14 +58,31 @@ def validate_props(
     name_prefix: str,
     groups: Mapping[str, object],
     refused: Mapping[str, tuple[object, str]],
+    sagemaker_role: object = None,
+    state_machine_timeout: object = None,
 ) -> None:
     """Raise one ValueError naming every setting that is wrong, its value and what is allowed."""
     problems = Problems("MLPipeline")
     found: list[Problem] = [(k, value, instead) for k, (value, instead) in refused.items()]
     for name, group in groups.items():
         found.extend(settings_problems(name, group))
-    found.extend(_source_problems(source_dir, entry_point))
-    found.extend(_name_prefix_problems(name_prefix))
+    arguments = {
+        "source_dir": (source_dir, (str, PathLike)),
+        "entry_point": (entry_point, (str,)),
+        "name_prefix": (name_prefix, (str,)),
+        "sagemaker_role": (sagemaker_role, (iam.IRole,)),
+        "state_machine_timeout": (state_machine_timeout, (Duration,)),
+    }
+    wrong = {
+        name: (value, " or ".join(t.__name__ for t in types))
+        for name, (value, types) in arguments.items()
+        if (value is not None and not is_a(value, types)) or (name in _REQUIRED and value is None)
+    }
+    found.extend((name, value, f"must be a {allowed}") for name, (value, allowed) in wrong.items())
+    if not {"source_dir", "entry_point"} & wrong.keys():
+        found.extend(_source_problems(str(source_dir), entry_point))
+    if "name_prefix" not in wrong:
+        found.extend(_name_prefix_problems(name_prefix))
     if all(isinstance(g, _EXPECTED[n]) for n, g in groups.items() if n in _EXPECTED):
         found.extend(_pair_problems(groups["storage"], groups["notifications"]))  # type: ignore[arg-type]
         found.extend(_bucket_props_problems(groups["storage"]))  # type: ignore[arg-type]
@@ -75,6 +94,7 @@ def validate_props(
     problems.raise_if_any()
 
 
+_REQUIRED: Final = frozenset({"source_dir", "entry_point", "name_prefix"})
 _EXPECTED: Final[Mapping[str, type]] = {
     "storage": StorageSettings,
     "notifications": NotificationSettings,

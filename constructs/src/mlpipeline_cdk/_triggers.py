@@ -11,6 +11,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
+from ._app_checks import refuse_silenced_new_data
 from ._given import sends_events
 from ._grants import add_to_key_policy
 
@@ -34,11 +35,10 @@ def add_triggers(
             description="Starts a training run of the ML pipeline on a schedule",
         )
     if retrain_on_new_data:
-        if pipeline._created_data_bucket:
+        bucket_resource = pipeline.data_bucket.node.default_child
+        if pipeline._created_data_bucket and isinstance(bucket_resource, s3.CfnBucket):
             # Set natively on the bucket we created: Bucket(event_bridge_enabled=True) would
             # add a notifications custom resource (a Lambda function with a managed policy).
-            bucket_resource = pipeline.data_bucket.node.default_child
-            assert isinstance(bucket_resource, s3.CfnBucket)
             bucket_resource.notification_configuration = (
                 s3.CfnBucket.NotificationConfigurationProperty(
                     event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
@@ -46,6 +46,8 @@ def add_triggers(
                     )
                 )
             )
+        # Notifications added to the bucket later would switch EventBridge off again.
+        refuse_silenced_new_data(pipeline)
         # A given bucket was checked before anything was created: it sends its events.
         events.Rule(
             pipeline,

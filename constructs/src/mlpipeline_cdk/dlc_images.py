@@ -16,11 +16,26 @@ from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-#: Default image tags: the PyTorch 2.6 CPU images built for SageMaker (Python 3.12, Ubuntu 22.04).
-PYTORCH_TRAINING_REPOSITORY: Final = "pytorch-training"
-PYTORCH_TRAINING_TAG: Final = "2.6.0-cpu-py312-ubuntu22.04-sagemaker"
+# Default images, checked on 2026-11-30 against aws/deep-learning-containers (docs/pytorch/index.md,
+# docs/pytorch/deployment/sagemaker.md, docs/src/data/<repository>/<version>.yml with each image's
+# "ga" and "eop" dates, docs/reference/region_availability.md) and aws/sagemaker-python-sdk
+# (sagemaker-core/src/sagemaker/core/image_uri_config/pytorch.json).
+#
+# Training: the PyTorch 2.13 SageMaker images of the "pytorch" repository (Python 3.12, Amazon
+# Linux 2023, sagemaker-pytorch-training toolkit; GA 2026-07-20, end of patching 2027-07-20), CPU
+# and CUDA 13.3. They replace "pytorch-training", whose newest release (2.10) ends patching on
+# 2027-01-21; 2.6 ended on 2026-06-30.
+PYTORCH_TRAINING_REPOSITORY: Final = "pytorch"
+PYTORCH_TRAINING_TAG: Final = "2.13.0-cpu-amzn2023-sagemaker"
+PYTORCH_TRAINING_GPU_TAG: Final = "2.13.0-cu133-amzn2023-sagemaker"
+# Inference: the "pytorch" images are "not configured for serving" (docs/pytorch/deployment/
+# sagemaker.md), and "pytorch-inference" 2.6 (Python 3.12, Ubuntu 22.04, TorchServe with the
+# sagemaker-pytorch-inference handlers model_fn/input_fn/predict_fn/output_fn) is the newest
+# PyTorch inference DLC for SageMaker, in both sources. Its end of patching was 2026-06-30 and
+# there is no successor: the README says so and tells how to pass a patched serving.image.
 PYTORCH_INFERENCE_REPOSITORY: Final = "pytorch-inference"
 PYTORCH_INFERENCE_TAG: Final = "2.6.0-cpu-py312-ubuntu22.04-sagemaker"
+PYTORCH_INFERENCE_GPU_TAG: Final = "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker"
 
 _DEFAULT_ACCOUNT: Final = "763104351884"
 
@@ -28,6 +43,8 @@ _DEFAULT_ACCOUNT: Final = "763104351884"
 DLC_REGISTRY_ACCOUNTS: Final[dict[str, str]] = {
     "af-south-1": "626614931356",
     "ap-east-1": "871362719292",
+    # Both sources above list ap-east-2 (Taipei) and ap-southeast-6 (New Zealand).
+    "ap-east-2": "975050140332",
     "ap-northeast-1": _DEFAULT_ACCOUNT,
     "ap-northeast-2": _DEFAULT_ACCOUNT,
     "ap-northeast-3": "364406365360",
@@ -38,6 +55,7 @@ DLC_REGISTRY_ACCOUNTS: Final[dict[str, str]] = {
     "ap-southeast-3": "907027046896",
     "ap-southeast-4": "457447274322",
     "ap-southeast-5": "550225433462",
+    "ap-southeast-6": "633930458069",
     "ap-southeast-7": "590183813437",
     "ca-central-1": _DEFAULT_ACCOUNT,
     "ca-west-1": "204538143572",
@@ -104,6 +122,14 @@ def dlc_image(scope: Construct, construct_id: str, repository: str, tag: str) ->
     The image is bound as an ECR repository, so the role that runs it is granted pull access to
     exactly that repository (and ``ecr:GetAuthorizationToken``, which has no resource scope).
     """
+    return dlc_images(scope, construct_id, repository, tag)[0]
+
+
+def dlc_images(
+    scope: Construct, construct_id: str, repository: str, *tags: str
+) -> list[tasks.DockerImage]:
+    """One image per tag of the same Deep Learning Containers repository (see
+    :func:`dlc_image`)."""
     account = registry_account(scope)
     arn = cdk.Stack.of(scope).format_arn(
         service="ecr",
@@ -114,4 +140,4 @@ def dlc_image(scope: Construct, construct_id: str, repository: str, tag: str) ->
     repo = ecr.Repository.from_repository_attributes(
         scope, construct_id, repository_arn=arn, repository_name=repository
     )
-    return tasks.DockerImage.from_ecr_repository(repo, tag)
+    return [tasks.DockerImage.from_ecr_repository(repo, tag) for tag in tags]

@@ -20,20 +20,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from . import _acknowledgements, _grants, _teardown, _triggers, defaults, steps
+from . import _acknowledgements, _app_checks, _grants, _hooks, _teardown, _triggers, defaults, steps
+from ._images import code_delivery, pipeline_images
 from ._props import hyperparameter_string, validate_props
 from ._secure_props import lay_over
 from .contract import outputs as stack_outputs
 from .contract import run_output, script
 from .contract.script import ACCURACY_METRIC, METRIC_DEFINITIONS
-from .dlc_images import (
-    PYTORCH_INFERENCE_REPOSITORY,
-    PYTORCH_INFERENCE_TAG,
-    PYTORCH_TRAINING_REPOSITORY,
-    PYTORCH_TRAINING_TAG,
-    dlc_image,
-)
-from .nag import acknowledge, finding_resource, policies_of
 from .settings import (
     Hook,
     HookContext,
@@ -46,8 +39,6 @@ from .settings import (
     TriggerSettings,
 )
 from .source_asset import source_dir_asset
-
-_MODELS_PREFIX: Final = steps.training.MODELS_PREFIX
 
 #: Each group's defaults (frozen dataclasses, so one instance serves every pipeline).
 _DEFAULT_TRAINING: Final = TrainingSettings()
@@ -137,6 +128,8 @@ class MLPipeline(Construct):
             name_prefix=name_prefix,
             groups=groups,
             refused=_triggers.changes_to_given_resources(storage=storage, triggers=triggers),
+            sagemaker_role=sagemaker_role,
+            state_machine_timeout=state_machine_timeout,
         )
         self.name_prefix = name_prefix
         self.data_prefix = storage.data_prefix
@@ -176,6 +169,7 @@ class MLPipeline(Construct):
             self.endpoint_teardown = _teardown.delete_endpoint_on_stack_delete(
                 self, self.deployment
             )
+        _app_checks.refuse_shared_endpoints(self)
         _acknowledgements.acknowledge_findings(self)
 
     # --- the steps of the constructor ----------------------------------------------------------
@@ -252,12 +246,11 @@ class MLPipeline(Construct):
         _grants.grant_vpc_access(self, network.vpc)
 
     def _create_images(self, training: TrainingSettings, serving: ServingSettings) -> None:
-        self.training_image = training.image or dlc_image(
-            self, "TrainingRepository", PYTORCH_TRAINING_REPOSITORY, PYTORCH_TRAINING_TAG
-        )
-        self.inference_image = serving.image or dlc_image(
-            self, "InferenceRepository", PYTORCH_INFERENCE_REPOSITORY, PYTORCH_INFERENCE_TAG
-        )
+        images = pipeline_images(self, training, serving)
+        self.training_image = images.training
+        #: What GPU instance types train on (None when ``training.image`` was given).
+        self.gpu_training_image = images.gpu_training
+        self.inference_image = images.serving
 
     def _create_fragments(
         self,
@@ -267,6 +260,9 @@ class MLPipeline(Construct):
         hooks: Hooks,
     ) -> None:
         data_uri = self.data_bucket.s3_url_for_object(self.data_prefix)
+        submit_directory, code_uri = code_delivery(
+            self.source_asset, isolated=network.enable_network_isolation
+        )
         self.prepare = steps.PrepareRun(
             self,
             "Prepare",
@@ -282,7 +278,7 @@ class MLPipeline(Construct):
                 },
                 reserved_hyperparameters=script.training_hyperparameters(
                     entry_point=self.entry_point,
-                    submit_directory=self.source_asset.s3_object_url,
+                    submit_directory=submit_directory,
                     region=cdk.Stack.of(self).region,
                 ),
             ),
@@ -295,6 +291,8 @@ class MLPipeline(Construct):
             name_prefix=self.name_prefix,
             role=self.sagemaker_role,
             training_image=self.training_image,
+            gpu_training_image=self.gpu_training_image,
+            code_uri=code_uri,
             metric_definitions=METRIC_DEFINITIONS,
             artifacts_bucket=self.artifacts_bucket,
             encryption_key=self.encryption_key,
@@ -314,7 +312,7 @@ class MLPipeline(Construct):
         #: The endpoint runs deploy to, or None when ``hooks.deployment`` replaced it.
         self.endpoint_name: str | None = None
         if hooks.deployment is not None:
-            self._deploy: sfn.IChainable = hooks.deployment(self.hook_context)
+            self._deploy = _hooks.build(hooks, "deployment", self.hook_context)
             return
         self.endpoint_name = serving.endpoint_name or f"{self.name_prefix}-endpoint"
         self.deployment = steps.DeployToEndpoint(
@@ -350,16 +348,7 @@ class MLPipeline(Construct):
             run_output.ACCURACY_THRESHOLD: sfn.JsonPath.number_at("$.evaluation.threshold"),
         }
         if self.deployment is not None:
-            output.update(
-                {
-                    run_output.MODEL_NAME: sfn.JsonPath.string_at("$.model.name"),
-                    run_output.ENDPOINT_CONFIG_NAME: sfn.JsonPath.string_at(
-                        "$.endpointConfig.name"
-                    ),
-                    run_output.ENDPOINT_NAME: sfn.JsonPath.string_at("$.endpoint.EndpointName"),
-                    run_output.ENDPOINT_STATUS: sfn.JsonPath.string_at("$.endpoint.EndpointStatus"),
-                }
-            )
+            output.update(self.deployment.run_output())
         return output
 
     def _create_state_machine(
@@ -380,11 +369,12 @@ class MLPipeline(Construct):
         _grants.allow_logs_to_use_key(self)
 
         definition = sfn.Chain.start(self.prepare)
+        context = self.hook_context
         if hooks.before_training is not None:
-            definition = definition.next(hooks.before_training(self.hook_context))
+            definition = definition.next(_hooks.build(hooks, "before_training", context))
         definition = definition.next(self.training).next(self.evaluation)
         if hooks.after_evaluation is not None:
-            definition = definition.next(hooks.after_evaluation(self.hook_context))
+            definition = definition.next(_hooks.build(hooks, "after_evaluation", context))
         definition = definition.next(self._deploy).next(succeeded)
         if timeout is None:
             timeout = Duration.seconds(
@@ -433,40 +423,15 @@ class MLPipeline(Construct):
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` start runs and follow them: list this state machine's executions,
         describe them and read their history."""
-        stack = cdk.Stack.of(self)
-        executions = stack.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{self.state_machine.state_machine_name}:*",
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["states:DescribeExecution", "states:GetExecutionHistory"],
-            resource_arns=[executions],
-        )
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["states:DescribeStateMachine", "states:ListExecutions"],
-            resource_arns=[self.state_machine.state_machine_arn],
-        )
-        if isinstance(grantee, iam.Role):
-            for policy in policies_of(grantee):
-                acknowledge(
-                    policy,
-                    f"AwsSolutions-IAM5[Resource::{finding_resource(self, executions)}]",
-                    "Executions of the pipeline's state machine are named at start; the "
-                    "wildcard covers this state machine's executions only",
-                )
-        return self.state_machine.grant_start_execution(grantee)
+        return _grants.grant_start_execution(self, grantee)
 
     def grant_write_training_data(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` put objects under the data prefix (encrypting with the key)."""
-        return self.data_bucket.grant_put(grantee, f"{self.data_prefix}*")
+        return _grants.grant_write_training_data(self, grantee)
 
     def grant_read_model_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read the model archives training jobs wrote."""
-        return self.artifacts_bucket.grant_read(grantee, f"{_MODELS_PREFIX}*")
+        return _grants.grant_read_model_artifacts(self, grantee)
 
     def grant_invoke_endpoint(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` call InvokeEndpoint on the pipeline's endpoint."""

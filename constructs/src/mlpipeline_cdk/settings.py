@@ -30,10 +30,14 @@ from ._checks import (
     check_emails,
     check_endpoint_name,
     check_fraction,
+    check_hook,
     check_instance_type,
     check_poll_interval,
     check_runtime,
+    check_security_groups,
+    check_training_instance_type,
     check_volume,
+    is_a,
 )
 from ._validation import is_token
 
@@ -77,9 +81,11 @@ class TrainingSettings:
     instance_type: str = field(
         default="ml.m5.xlarge",
         metadata=_about(
-            "Training instance type.",
+            "Training instance type, one SageMaker offers for training (a run may choose "
+            "another). GPU types train on the GPU image; types with local instance storage get "
+            "no volume key (their storage is encrypted by the instance's hardware).",
             types=(str,),
-            check=check_instance_type,
+            check=check_training_instance_type,
         ),
     )
     instance_count: int = field(
@@ -129,7 +135,8 @@ class TrainingSettings:
         metadata=_about(
             "The training container.",
             types=(tasks.DockerImage,),
-            shown="the SageMaker PyTorch training Deep Learning Container of the stack's region",
+            shown="the SageMaker PyTorch training Deep Learning Container of the stack's region, "
+            "its GPU variant for a run on a GPU instance type; yours is used as given",
         ),
     )
 
@@ -141,7 +148,8 @@ class ServingSettings:
     endpoint_name: str | None = field(
         default=None,
         metadata=_about(
-            "Lowercase name of the endpoint.",
+            "Lowercase name of the endpoint; two pipelines of one app may not share it in one "
+            "account and region.",
             types=(str,),
             check=check_endpoint_name,
             shown="`<name_prefix>-endpoint`",
@@ -168,7 +176,8 @@ class ServingSettings:
         metadata=_about(
             "The serving container.",
             types=(tasks.DockerImage,),
-            shown="the SageMaker PyTorch inference Deep Learning Container of the stack's region",
+            shown="the SageMaker PyTorch inference Deep Learning Container of the stack's region, "
+            "its GPU variant when `serving.instance_type` has GPUs",
         ),
     )
     poll_interval: Duration = field(
@@ -209,6 +218,7 @@ class StorageSettings:
         metadata=_about(
             "An existing bucket with the training data; granted to the SageMaker role (read, under "
             "`data_prefix`), never changed.",
+            types=(s3.IBucket,),
             shown="a bucket is created with `defaults.data_bucket_props`",
         ),
     )
@@ -232,6 +242,7 @@ class StorageSettings:
         default=None,
         metadata=_about(
             "An existing bucket for model artifacts and checkpoints (`models/`, `checkpoints/`).",
+            types=(s3.IBucket,),
             shown="a bucket is created like the data bucket",
         ),
     )
@@ -248,6 +259,7 @@ class StorageSettings:
         metadata=_about(
             "An existing KMS key for buckets, logs, topic, volumes and artifacts; its policy must "
             "let CloudWatch Logs and EventBridge use it when it is not defined in this app.",
+            types=(kms.IKey,),
             shown="a key is created, rotated yearly, retained",
         ),
     )
@@ -269,6 +281,7 @@ class NetworkSettings:
         default=None,
         metadata=_about(
             "Run training jobs and the model in this VPC.",
+            types=(ec2.IVpc,),
             shown="SageMaker's network",
         ),
     )
@@ -285,6 +298,7 @@ class NetworkSettings:
         metadata=_about(
             "Security groups of the jobs and the model (needs `vpc`).",
             types=(Sequence,),
+            check=check_security_groups,
             shown="one that lets training instances reach each other",
         ),
     )
@@ -320,7 +334,9 @@ class TriggerSettings:
         default=False,
         metadata=_about(
             "Start a run whenever an object is created under `data_prefix` (S3 → EventBridge). "
-            "A given `data_bucket` must already send its events to EventBridge.",
+            "A given `data_bucket` must already send its events to EventBridge, and CDK-managed "
+            "notifications added to the data bucket must keep EventBridge on "
+            "(`enable_event_bridge_notification()`); both are checked at synth.",
             types=(bool,),
         ),
     )
@@ -334,6 +350,7 @@ class NotificationSettings:
         default=None,
         metadata=_about(
             "An existing SNS topic for failures.",
+            types=(sns.ITopic,),
             shown="a topic encrypted with the pipeline key, refusing plain HTTP",
         ),
     )
@@ -384,6 +401,7 @@ class Hooks:
         default=None,
         metadata=_about(
             "States run after the input is checked and before training.",
+            check=check_hook,
             shown="none",
         ),
     )
@@ -391,6 +409,7 @@ class Hooks:
         default=None,
         metadata=_about(
             "States run after the model passed evaluation, before deployment.",
+            check=check_hook,
             shown="none",
         ),
     )
@@ -398,6 +417,7 @@ class Hooks:
         default=None,
         metadata=_about(
             "States that replace the endpoint deployment; then no endpoint is created or deleted.",
+            check=check_hook,
             shown="deploy to `serving.endpoint_name`",
         ),
     )
@@ -427,7 +447,7 @@ def settings_problems(name: str, group: object) -> list[tuple[str, Any, str]]:
         types = spec.metadata.get("types")
         if value is None or is_token(value):
             continue
-        if types and not isinstance(value, types):
+        if types and not is_a(value, types):
             allowed = " or ".join(t.__name__ for t in types)
             problems.append((f"{name}.{spec.name}", value, f"must be a {allowed}"))
             continue

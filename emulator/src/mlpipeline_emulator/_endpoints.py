@@ -26,6 +26,7 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
+from . import _request_rules
 from ._state import LOCK, Endpoint, active_runtime, installed_runtime, start_daemon
 from .runtime import (
     ContainerSpec,
@@ -257,6 +258,33 @@ def respond_update_endpoint(self: SageMakerResponse) -> ActionResult:
     return ActionResult({"EndpointArn": endpoint.arn})
 
 
+#: InvokeEndpoint's members sent as headers (sagemaker-runtime's API model), by header name.
+_INVOKE_HEADERS: Final = {
+    "ContentType": "Content-Type",
+    "Accept": "Accept",
+    "CustomAttributes": "X-Amzn-SageMaker-Custom-Attributes",
+    "TargetModel": "X-Amzn-SageMaker-Target-Model",
+    "TargetVariant": "X-Amzn-SageMaker-Target-Variant",
+    "TargetContainerHostname": "X-Amzn-SageMaker-Target-Container-Hostname",
+    "InferenceId": "X-Amzn-SageMaker-Inference-Id",
+    "InferenceComponentName": "X-Amzn-SageMaker-Inference-Component",
+}
+
+
+def _check_invocation(response: SageMakerRuntimeResponse, endpoint_name: str) -> None:
+    """InvokeEndpoint checked against sagemaker-runtime's API model (lengths, patterns, the
+    6 MB body) and refused with its modeled ``ValidationError`` (HTTP 400)."""
+    body = response.body if isinstance(response.body, bytes) else str(response.body or "").encode()
+    request: dict[str, Any] = {"EndpointName": endpoint_name, "Body": body}
+    for member, header in _INVOKE_HEADERS.items():
+        value = response.headers.get(header)
+        if value is not None:
+            request[member] = value
+    found = _request_rules.problems("InvokeEndpoint", request, service="sagemaker-runtime")
+    if found:
+        raise _RuntimeValidationError(_request_rules.validation_message(found))
+
+
 def wrap_invoke_endpoint(original: Callable[..., Any]) -> Callable[..., Any]:
     def invoke_endpoint(self: SageMakerRuntimeResponse) -> Any:
         runtime = installed_runtime()
@@ -264,6 +292,7 @@ def wrap_invoke_endpoint(original: Callable[..., Any]) -> Callable[..., Any]:
             return original(self)
         # POST /endpoints/{EndpointName}/invocations
         endpoint_name = unquote(urlparse(self.path).path.split("/")[2])
+        _check_invocation(self, endpoint_name)
         backend: SageMakerModelBackend = sagemaker_backends[self.current_account][self.region]
         with LOCK:
             endpoint = backend.endpoints.get(endpoint_name)

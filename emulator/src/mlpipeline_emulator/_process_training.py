@@ -38,6 +38,7 @@ from ._training_toolkit import (
     decode_hyperparameters,
     env_value,
     input_data_config,
+    install_code,
     resource_config,
     user_hyperparameters,
 )
@@ -111,8 +112,8 @@ class TrainingRun:
         dirs = {host: HostDirs(work / host) for host in self.hosts}
         for host_dirs in dirs.values():
             host_dirs.create()
-        self._download_code(client, submit_directory, work / "sourcedir.tar.gz", dirs)
         self._download_channels(client, dirs)
+        self._download_code(client, submit_directory, work / "sourcedir.tar.gz", dirs)
         self._download_checkpoints(client, dirs)
         for host, host_dirs in dirs.items():
             self._write_config(host, host_dirs)
@@ -150,21 +151,25 @@ class TrainingRun:
                 "ClientError: the local process runtime runs the script a framework container "
                 "would run, named by the hyperparameter sagemaker_program; this job has none"
             )
-        if not isinstance(submit_directory, str) or not submit_directory.startswith("s3://"):
+        if not isinstance(submit_directory, str) or not submit_directory:
             raise TrainingJobError(
                 "ClientError: the local process runtime needs the script's code as an s3:// "
-                "tar.gz in the hyperparameter sagemaker_submit_directory; got "
-                f"{submit_directory!r}"
+                "tar.gz, or a path in the container, in the hyperparameter "
+                f"sagemaker_submit_directory; got {submit_directory!r}"
             )
         return program, submit_directory
 
     def _download_code(
         self, client: Any, uri: str, archive: Path, dirs: Mapping[str, HostDirs]
     ) -> None:
+        def fetch() -> Path:
+            if not archive.exists():
+                s3.download_file(client, uri, archive)
+            return archive
+
+        isolated = bool(self.job.request.get("EnableNetworkIsolation"))
         try:
-            s3.download_file(client, uri, archive)
-            for host_dirs in dirs.values():
-                s3.extract(archive, host_dirs.code)
+            install_code(uri, list(dirs.values()), isolated=isolated, fetch=fetch)
         except (ClientError, BotoCoreError, OSError, ValueError) as error:
             # The toolkit downloads the code; its failure is a framework error.
             raise TrainingJobError(

@@ -11,6 +11,7 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from . import _endpoints as endpoints
+from . import _request_gate as gate
 from . import _training_jobs as training
 from ._state import LOCK
 
@@ -25,6 +26,7 @@ class _Patch:
 
 
 _PATCHES: Final = (
+    _Patch(SageMakerResponse, "_dispatch", gate.wrap_dispatch),
     _Patch(SageMakerModelBackend, "create_training_job", training.wrap_create_training_job),
     _Patch(SageMakerModelBackend, "describe_training_job", training.wrap_describe_training_job),
     _Patch(SageMakerModelBackend, "stop_training_job", lambda _: training.stop_training_job),

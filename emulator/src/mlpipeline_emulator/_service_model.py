@@ -9,8 +9,13 @@ from botocore.session import get_session
 
 
 @cache
+def service_model(service: str) -> Any:
+    """botocore's model of ``service`` (``sagemaker``, ``sagemaker-runtime``)."""
+    return get_session().get_service_model(service)
+
+
 def sagemaker_model() -> Any:
-    return get_session().get_service_model("sagemaker")
+    return service_model("sagemaker")
 
 
 @cache

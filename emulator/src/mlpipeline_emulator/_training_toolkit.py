@@ -5,9 +5,14 @@ the configuration files of ``/opt/ml/input/config``."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import shutil
+import tarfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
+from ._process_s3 import extract
+from ._training_host import HostDirs
 from .runtime import TrainingJobSpec
 
 #: Hyperparameters the training toolkit keeps from the script, besides any ``sagemaker_*`` one
@@ -102,3 +107,54 @@ def input_data_config(job: TrainingJobSpec) -> dict[str, Any]:
             entry["CompressionType"] = channel.compression_type
         config[channel.name] = entry
     return config
+
+
+#: The container's ``/opt/ml``: a ``sagemaker_submit_directory`` below it is a local path (the
+#: ``code`` channel of a network-isolated job).
+CONTAINER_ROOT: Final = PurePosixPath("/opt/ml")
+
+
+def local_submit_directory(uri: str, root: Path) -> Path | None:
+    """Where ``uri`` is on an instance whose ``/opt/ml`` is ``root``; None for an ``s3://`` URI.
+    Raises ValueError for a path outside ``/opt/ml``, which no instance has."""
+    if uri.startswith("s3://"):
+        return None
+    path = PurePosixPath(uri)
+    if not path.is_relative_to(CONTAINER_ROOT) or ".." in path.parts:
+        raise ValueError(f"{uri} is neither an s3:// URI nor a path under {CONTAINER_ROOT}")
+    return root / path.relative_to(CONTAINER_ROOT)
+
+
+def install_local_code(source: Path, code_dir: Path) -> None:
+    """The toolkit's ``files.download_and_extract`` for a local ``uri``: a directory is copied, a
+    tar file unpacked (``r:gz``), any other file copied (aws/sagemaker-training-toolkit,
+    src/sagemaker_training/files.py)."""
+    if source.is_dir():
+        shutil.copytree(source, code_dir, dirs_exist_ok=True)
+    elif tarfile.is_tarfile(source):
+        extract(source, code_dir)
+    else:
+        shutil.copy2(source, code_dir)
+
+
+def isolated_download_error(uri: str) -> str:
+    """What the toolkit's ``s3_download`` (boto3) meets under network isolation: no route to S3.
+    The job then fails as any framework error does."""
+    return (
+        f"could not download {uri}: the job runs with EnableNetworkIsolation, so its container "
+        "has no network access and cannot reach S3 (botocore EndpointConnectionError); deliver "
+        "the code as an input channel and name its local path instead"
+    )
+
+
+def install_code(
+    uri: str, hosts: Sequence[HostDirs], *, isolated: bool, fetch: Callable[[], Path]
+) -> None:
+    """Unpack ``sagemaker_submit_directory`` into each instance's ``/opt/ml/code`` as the
+    toolkit does: from the instance's own files for a container path, from S3 (``fetch`` returns
+    the downloaded archive) otherwise — which a network-isolated job cannot reach."""
+    for host in hosts:
+        local = local_submit_directory(uri, host.root)
+        if local is None and isolated:
+            raise OSError(isolated_download_error(uri))
+        install_local_code(local if local is not None else fetch(), host.code)

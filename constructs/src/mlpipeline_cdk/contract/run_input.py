@@ -9,13 +9,14 @@ the same messages, so a bad run is refused before it is started.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
+
+from ..instance_types import TRAINING_INSTANCE_TYPES
 
 #: The error a run with bad input fails with.
 INVALID_INPUT: Final = "InvalidInput"
@@ -32,8 +33,6 @@ ACCURACY_THRESHOLD: Final = "accuracyThreshold"
 MAX_RUNTIME_LIMIT: Final = 28 * 24 * 3600
 #: Above this, a job's instance count is almost certainly a typo (the service quota decides).
 MAX_INSTANCE_COUNT: Final = 100
-#: The glob the state machine matches instance types with (``ml.<family>.<size>``).
-INSTANCE_TYPE_GLOB: Final = "ml.*.*"
 
 Kind = Literal["object", "string", "whole", "number", "boolean"]
 
@@ -62,8 +61,9 @@ KEYS: Final[tuple[RunInputKey, ...]] = (
     RunInputKey(
         TRAINING_INSTANCE_TYPE,
         "string",
-        "a SageMaker instance type, `ml.*`",
-        "trainingInstanceType must be a SageMaker instance type such as ml.m5.xlarge",
+        "an instance type SageMaker offers for training (botocore's `TrainingInstanceType`)",
+        "trainingInstanceType must be a SageMaker training instance type, such as ml.m5.xlarge "
+        "or ml.g5.xlarge (one of botocore's TrainingInstanceType values)",
     ),
     RunInputKey(
         TRAINING_INSTANCE_COUNT,
@@ -134,7 +134,7 @@ def _is_valid(key: RunInputKey, value: Any, data_uri_prefix: str | None) -> bool
         if not isinstance(value, str):
             return False
         if key.name == TRAINING_INSTANCE_TYPE:
-            return fnmatch.fnmatchcase(value, INSTANCE_TYPE_GLOB)
+            return value in TRAINING_INSTANCE_TYPES
         if key.name == TRAINING_DATA_URI:
             return data_uri_prefix is None or value.startswith(data_uri_prefix)
         return True
@@ -173,11 +173,12 @@ def check(run_input: Any, *, data_uri_prefix: str | None = None) -> list[str]:
 
 #: A name Step Functions accepts for an execution: 1 to 80 characters, none of whitespace,
 #: brackets, wildcards, punctuation or control characters (StartExecution's ``name``).
-_EXECUTION_NAME: Final = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
+#: Matched whole (``fullmatch``): ``$`` would also match before a final newline.
+_EXECUTION_NAME: Final = re.compile(r"[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}")
 
 
 def is_valid_execution_name(name: str) -> bool:
     """True for a name StartExecution accepts (AWS Step Functions API reference, StartExecution:
     "name ... must not contain whitespace, brackets < > { } [ ], wildcard characters ? *, special
     characters \" # % \\ ^ | ~ ` $ & , ; : /, control characters"; 1 to 80 characters)."""
-    return bool(_EXECUTION_NAME.match(name))
+    return _EXECUTION_NAME.fullmatch(name) is not None

@@ -17,9 +17,23 @@ MODEL_NAME: Final = "modelName"
 ENDPOINT_CONFIG_NAME: Final = "endpointConfigName"
 ENDPOINT_NAME: Final = "endpointName"
 ENDPOINT_STATUS: Final = "endpointStatus"
+#: What became of the run's deployment: :data:`DEPLOYED` or :data:`SUPERSEDED`.
+DEPLOYMENT_STATUS: Final = "deploymentStatus"
+#: The endpoint serves this run's model (``endpointConfigName``).
+DEPLOYED: Final = "Deployed"
+#: A run that started later deployed its own model to the endpoint, before this run's update or
+#: while this run waited for it; the endpoint serves the newer run's model, and this run's
+#: endpoint configuration (``endpointConfigName``) is not in service.
+SUPERSEDED: Final = "Superseded"
 
 #: What every successful run reports.
 TRAINING_KEYS: Final = (TRAINING_JOB_NAME, MODEL_ARTIFACTS, METRICS, ACCURACY, ACCURACY_THRESHOLD)
 #: What a run that deployed to the pipeline's endpoint adds.
-DEPLOYMENT_KEYS: Final = (MODEL_NAME, ENDPOINT_CONFIG_NAME, ENDPOINT_NAME, ENDPOINT_STATUS)
+DEPLOYMENT_KEYS: Final = (
+    MODEL_NAME,
+    ENDPOINT_CONFIG_NAME,
+    ENDPOINT_NAME,
+    ENDPOINT_STATUS,
+    DEPLOYMENT_STATUS,
+)
 OUTPUT_KEYS: Final = TRAINING_KEYS + DEPLOYMENT_KEYS

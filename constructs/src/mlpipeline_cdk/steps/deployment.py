@@ -16,8 +16,11 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from .._s3_location import ScopedS3Location
+from ..contract import run_output
+from ._retries import SDK_UNDECLARED_ERROR, ThrottleRetry, add_sdk_retry
+from ._supersede import Supersession
 from .failure import FailureHandler, with_defaults
-from .training import MODELS_PREFIX, add_sagemaker_retry
+from .training import MODELS_PREFIX
 
 #: Endpoint states in which SageMaker refuses an update; the run waits them out.
 _BUSY_STATES: Final = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
@@ -36,8 +39,14 @@ class DeployToEndpoint(sfn.StateMachineFragment):
     ``EndpointUpdateRolledBack`` when SageMaker rolled the update back, and with
     ``EndpointDeployTimeout`` after ``deploy_timeout``.
 
-    Writes ``$.model`` and ``$.endpointConfig`` (``arn``, ``name``) and ``$.endpoint`` (the final
-    DescribeEndpoint result).
+    Overlapping runs: each endpoint configuration is tagged with the start time of its run (see
+    :mod:`._supersede`). A run that finds the endpoint on a newer run's configuration leaves it
+    there and ends ``Superseded`` (``$.deployment.status``), whether it finds so before its
+    update or after it; so the endpoint never goes back to an older run's model.
+
+    Writes ``$.model`` and ``$.endpointConfig`` (``arn``, ``name``), ``$.endpoint`` (the final
+    DescribeEndpoint result) and ``$.deployment`` (``status``: ``Deployed`` or ``Superseded``,
+    ``runStart``).
     """
 
     def __init__(
@@ -69,6 +78,7 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             service="sagemaker", resource="endpoint", resource_name=endpoint_name
         )
 
+        self.supersession = Supersession(self, name_prefix=name_prefix)
         self.create_model = tasks.SageMakerCreateModel(
             self,
             "CreateModel",
@@ -105,6 +115,7 @@ class DeployToEndpoint(sfn.StateMachineFragment):
                     initial_variant_weight=1,
                 )
             ],
+            tags=self.supersession.tags,
             result_selector=_name_from_arn("$.EndpointConfigArn"),
             result_path="$.endpointConfig",
         )
@@ -174,26 +185,46 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             ),
         )
         explain = self._explain_endpoint_failure(failure)
-        self._deployed = sfn.Pass(self, "EndpointInService")
+        self._deployed = self.supersession.deployed
+        superseded = self.supersession.superseded
+        already_newer = sfn.Pass(
+            self,
+            "NewerRunAlreadyDeployed",
+            parameters={
+                "EndpointName": endpoint_name,
+                "EndpointStatus": sfn.JsonPath.string_at("$.existingEndpoint.status"),
+                "EndpointConfigName": sfn.JsonPath.string_at("$.existingEndpoint.configName"),
+            },
+            result_path="$.endpoint",
+        )
+        already_newer.next(superseded)
+        update_unless_newer = self.supersession.if_newer(
+            "DeployedRun",
+            config_name_path="$.existingEndpoint.configName",
+            newer=already_newer,
+            otherwise=self.update_endpoint,
+        )
+        superseded_or_explain = self.supersession.if_newer(
+            "ServingRun",
+            config_name_path="$.endpoint.EndpointConfigName",
+            newer=superseded,
+            otherwise=explain,
+        )
 
-        caught: list[sfn.TaskStateBase] = [
-            self.create_model,
-            self.create_endpoint_config,
-            self.create_endpoint,
-            self.update_endpoint,
-            delete_failed,
-            describe,
-        ]
-        for state in caught:
-            add_sagemaker_retry(state)
-            failure.catch(state)
-        add_sagemaker_retry(self.find_endpoint)
+        throttling = self._add_error_routes(failure, wait_idle, delete_failed, describe)
         self.find_endpoint.add_catch(lookup_failed, errors=["States.ALL"], result_path="$.error")
 
-        self.create_model.next(self.create_endpoint_config).next(self.find_endpoint)
+        self.create_model.next(self.supersession.record_start).next(
+            self.create_endpoint_config
+        ).next(self.find_endpoint)
+        # DescribeEndpoint of an endpoint that does not exist is a ValidationException, which the
+        # AWS SDK integration names SageMaker.SageMakerException, as it does throttling.
         lookup_failed.when(
             sfn.Condition.string_matches("$.error.Cause", "*Could not find endpoint*"),
             self.create_endpoint,
+        ).when(
+            sfn.Condition.string_equals("$.error.Error", SDK_UNDECLARED_ERROR),
+            throttling.retry(self.find_endpoint, "FindEndpoint"),
         ).otherwise(failure.entry)
         self.find_endpoint.next(route)
         route.when(
@@ -203,7 +234,7 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             wait_idle,
         ).when(
             sfn.Condition.string_equals("$.existingEndpoint.status", "Failed"), delete_failed
-        ).otherwise(self.update_endpoint)
+        ).otherwise(update_unless_newer)
         delete_failed.next(wait_idle)
         wait_idle.next(self.find_endpoint)
         self.create_endpoint.next(start_polling)
@@ -218,12 +249,14 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             ),
             self._deployed,
         ).when(
+            sfn.Condition.string_equals("$.endpoint.EndpointStatus", "InService"),
+            superseded_or_explain,
+        ).when(
             sfn.Condition.or_(
-                sfn.Condition.string_equals("$.endpoint.EndpointStatus", "InService"),
                 *(
                     sfn.Condition.string_equals("$.endpoint.EndpointStatus", s)
                     for s in _FAILED_STATES
-                ),
+                )
             ),
             explain,
         ).otherwise(count)
@@ -232,6 +265,59 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             sfn.Condition.number_greater_than_equals("$.deploy.polls", max_polls), timeout
         ).otherwise(wait)
         self._start = self.create_model
+
+    def _add_error_routes(
+        self,
+        failure: FailureHandler,
+        wait_idle: sfn.IChainable,
+        delete_failed: tasks.CallAwsService,
+        describe: tasks.CallAwsService,
+    ) -> ThrottleRetry:
+        # Throttling and transient faults of the optimized tasks wait and try again; an invalid
+        # request fails the run at once, except the two an overlapping run causes: an update
+        # or a create that finds the endpoint busy or just created goes back to waiting.
+        throttling = ThrottleRetry(self, "Deploy", failure)
+        raced = sfn.Choice(self, "EndpointBusyOrTaken")
+        raced.when(
+            sfn.Condition.or_(
+                sfn.Condition.string_matches(
+                    "$.error.Cause", "*Cannot update in-progress endpoint*"
+                ),
+                sfn.Condition.string_matches(
+                    "$.error.Cause", "*Cannot create already existing endpoint*"
+                ),
+            ),
+            wait_idle,
+        ).otherwise(failure.entry)
+        for state, name in (
+            (self.create_model, "CreateModel"),
+            (self.create_endpoint_config, "CreateEndpointConfig"),
+        ):
+            throttling.add(state, name)
+        throttling.add(self.create_endpoint, "CreateEndpoint", otherwise=raced)
+        throttling.add(self.update_endpoint, "UpdateEndpoint", otherwise=raced)
+        for sdk_state in (delete_failed, describe):
+            add_sdk_retry(sdk_state)
+        for caught in (
+            self.create_model,
+            self.create_endpoint_config,
+            self.create_endpoint,
+            self.update_endpoint,
+            delete_failed,
+            describe,
+        ):
+            failure.catch(caught)
+        return throttling
+
+    def run_output(self) -> dict[str, str]:
+        """What a successful run reports of its deployment (``run_output.DEPLOYMENT_KEYS``)."""
+        return {
+            run_output.MODEL_NAME: sfn.JsonPath.string_at("$.model.name"),
+            run_output.ENDPOINT_CONFIG_NAME: sfn.JsonPath.string_at("$.endpointConfig.name"),
+            run_output.ENDPOINT_NAME: sfn.JsonPath.string_at("$.endpoint.EndpointName"),
+            run_output.ENDPOINT_STATUS: sfn.JsonPath.string_at("$.endpoint.EndpointStatus"),
+            run_output.DEPLOYMENT_STATUS: sfn.JsonPath.string_at("$.deployment.status"),
+        }
 
     def _describe_endpoint(
         self,
@@ -300,7 +386,7 @@ class DeployToEndpoint(sfn.StateMachineFragment):
 
     @property
     def end_states(self) -> list[sfn.INextable]:
-        return [self._deployed]
+        return [self._deployed, self.supersession.superseded]
 
 
 def _name_from_arn(arn_path: str) -> dict[str, str]:

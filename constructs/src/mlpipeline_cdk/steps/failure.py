@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
+import aws_cdk as cdk
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -32,7 +33,7 @@ class FailureHandler(Construct):
             self,
             "NotifyFailure",
             topic=topic,
-            subject="ML pipeline run failed",
+            subject=failure_subject(scope),
             message=sfn.TaskInput.from_object(
                 {
                     "execution": sfn.JsonPath.execution_id,
@@ -43,6 +44,9 @@ class FailureHandler(Construct):
             ),
             result_path=sfn.JsonPath.DISCARD,
         )
+        # The optimized SNS integration names SNS's declared errors after the AWS SDK for Java's
+        # classes, SNS.<Shape>: ThrottledException and InternalErrorException are shapes of the
+        # SNS API model (botocore data sns/2010-03-31/service-2.json; errors of Publish).
         self.notify.add_retry(
             errors=["SNS.ThrottledException", "SNS.InternalErrorException"],
             max_attempts=3,
@@ -98,6 +102,26 @@ class FailureHandler(Construct):
         )
         rejected.next(self.notify)
         return rejected
+
+
+#: SNS Publish: "Subjects must be UTF-8 text with no line breaks or control characters, and less
+#: than 100 characters long" (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html, and
+#: botocore's sns model, Publish.Subject); kept to printable ASCII, which every e-mail client shows.
+SUBJECT_MAX: Final = 99
+
+
+def failure_subject(scope: Construct) -> str:
+    """``ML pipeline run failed: <stack name>/<path of scope in it>``, so that the notifications
+    of two pipelines can be told apart; printable ASCII only, cut at the front of the name to
+    stay under SNS's limit."""
+    stack = cdk.Stack.of(scope)
+    path = scope.node.path.removeprefix(f"{stack.node.path}/")
+    name = f"{stack.stack_name}/{path}" if not cdk.Token.is_unresolved(stack.stack_name) else path
+    name = "".join(c if " " <= c <= "~" else "?" for c in name)
+    lead = "ML pipeline run failed: "
+    if len(lead) + len(name) > SUBJECT_MAX:
+        name = "..." + name[len(lead) + len(name) + 3 - SUBJECT_MAX :]
+    return lead + name
 
 
 def with_defaults(

@@ -11,6 +11,7 @@ from constructs import Construct
 
 from ..contract import run_input as contract
 from ..contract.run_input import RUN_INPUT_KEYS
+from ..instance_types import TRAINING_INSTANCE_TYPES
 from .failure import FailureHandler
 
 __all__ = ["RUN_INPUT_KEYS", "PrepareRun", "RunDefaults"]
@@ -43,15 +44,13 @@ class RunDefaults:
         }
 
 
-def _not_an_object(path: str) -> sfn.Condition:
-    """True when ``path`` holds a string, number, boolean, null or a non-empty array."""
-    return sfn.Condition.or_(
-        sfn.Condition.is_string(path),
-        sfn.Condition.is_numeric(path),
-        sfn.Condition.is_boolean(path),
-        sfn.Condition.is_null(path),
-        sfn.Condition.is_present(f"{path}[0]"),
-    )
+def _not_an_object(json_path: str) -> sfn.Condition:
+    """True when the JSON text at ``json_path`` (``States.JsonToString`` of a value) is not an
+    object's: every JSON object, and nothing else, is written starting with ``{`` (strings,
+    numbers, booleans, null and arrays, the empty one included, are not). A Choice alone cannot
+    tell ``[]`` from ``{}``, and the intrinsics that merge objects fail on anything else with
+    ``States.Runtime``, which no Catch sees."""
+    return sfn.Condition.not_(sfn.Condition.string_matches(json_path, "{*"))
 
 
 class PrepareRun(sfn.StateMachineFragment):
@@ -60,7 +59,8 @@ class PrepareRun(sfn.StateMachineFragment):
     The input is a JSON object whose keys are all optional (:data:`RUN_INPUT_KEYS`):
 
     - ``hyperparameters``: object of string values, laid over the pipeline's;
-    - ``trainingInstanceType``: ``ml.*`` instance type;
+    - ``trainingInstanceType``: an instance type SageMaker offers for training
+      (:data:`~mlpipeline_cdk.instance_types.TRAINING_INSTANCE_TYPES`);
     - ``trainingInstanceCount``: whole number, 1 to 100;
     - ``trainingDataUri``: ``s3://`` URI under ``allowed_data_uri_prefix``;
     - ``maxRuntimeSeconds``: whole number, 1 to 2,419,200 (28 days);
@@ -88,13 +88,15 @@ class PrepareRun(sfn.StateMachineFragment):
             "ApplyRunDefaults",
             parameters={
                 "input": sfn.JsonPath.entire_payload,
+                "inputJson": sfn.JsonPath.json_to_string(sfn.JsonPath.entire_payload),
                 "defaults": defaults.as_input_defaults(),
+                "trainingInstanceTypes": list(TRAINING_INSTANCE_TYPES),
                 "baseHyperparameters": dict(defaults.hyperparameters),
                 "reservedHyperparameters": dict(defaults.reserved_hyperparameters),
             },
         )
         check_shape = sfn.Choice(self, "CheckInputIsObject")
-        not_an_object = _not_an_object("$.input")
+        not_an_object = _not_an_object("$.inputJson")
         merge = sfn.Pass(
             self,
             "MergeRunInput",
@@ -105,10 +107,21 @@ class PrepareRun(sfn.StateMachineFragment):
                 ),
                 "baseHyperparameters": sfn.JsonPath.object_at("$.baseHyperparameters"),
                 "reservedHyperparameters": sfn.JsonPath.object_at("$.reservedHyperparameters"),
+                "trainingInstanceTypes": sfn.JsonPath.list_at("$.trainingInstanceTypes"),
             },
         )
+        describe_hyperparameters = sfn.Pass(
+            self,
+            "DescribeHyperparameters",
+            parameters={
+                "json": sfn.JsonPath.json_to_string(
+                    sfn.JsonPath.object_at("$.config.hyperparameters")
+                )
+            },
+            result_path="$.hyperparametersShape",
+        )
         check_hyperparameters = sfn.Choice(self, "CheckHyperparametersIsObject")
-        hyperparameters_not_object = _not_an_object("$.config.hyperparameters")
+        hyperparameters_not_object = _not_an_object("$.hyperparametersShape.json")
         # Reserved keys are merged last, so a run cannot replace the script or its archive.
         resolve = sfn.Pass(
             self,
@@ -136,6 +149,10 @@ class PrepareRun(sfn.StateMachineFragment):
                 "runtimeText": sfn.JsonPath.format(
                     "{}", sfn.JsonPath.string_at("$.config.maxRuntimeSeconds")
                 ),
+                "instanceTypeOffered": sfn.JsonPath.array_contains(
+                    sfn.JsonPath.list_at("$.trainingInstanceTypes"),
+                    sfn.JsonPath.string_at("$.config.trainingInstanceType"),
+                ),
             },
             result_path="$.inspect",
         )
@@ -147,6 +164,7 @@ class PrepareRun(sfn.StateMachineFragment):
                 "hyperparameterValues": sfn.JsonPath.list_at("$.inspect.hyperparameterValues"),
                 "countText": sfn.JsonPath.string_at("$.inspect.countText"),
                 "runtimeText": sfn.JsonPath.string_at("$.inspect.runtimeText"),
+                "instanceTypeOffered": sfn.JsonPath.string_at("$.inspect.instanceTypeOffered"),
             },
             result_path="$.inspect",
         )
@@ -219,7 +237,7 @@ class PrepareRun(sfn.StateMachineFragment):
                 cause=contract.NOT_AN_OBJECT,
             ),
         ).otherwise(merge)
-        merge.next(check_hyperparameters)
+        merge.next(describe_hyperparameters).next(check_hyperparameters)
         check_hyperparameters.when(
             hyperparameters_not_object,
             failure.reject(
@@ -255,14 +273,17 @@ class PrepareRun(sfn.StateMachineFragment):
             path = f"$.config.{key.name}"
             if key.kind == "boolean":
                 return sfn.Condition.is_boolean(path)
-            if key.kind == "string":
-                pattern = (
-                    contract.INSTANCE_TYPE_GLOB
-                    if key.name == contract.TRAINING_INSTANCE_TYPE
-                    else f"{allowed_data_uri_prefix}*"
-                )
+            if key.name == contract.TRAINING_INSTANCE_TYPE:
+                # One SageMaker offers for training: CreateTrainingJob refuses any other
+                # (botocore's sagemaker model, TrainingInstanceType enum).
                 return sfn.Condition.and_(
-                    sfn.Condition.is_string(path), sfn.Condition.string_matches(path, pattern)
+                    sfn.Condition.is_string(path),
+                    sfn.Condition.boolean_equals("$.inspect.instanceTypeOffered", True),
+                )
+            if key.kind == "string":
+                return sfn.Condition.and_(
+                    sfn.Condition.is_string(path),
+                    sfn.Condition.string_matches(path, f"{allowed_data_uri_prefix}*"),
                 )
             assert key.minimum is not None and key.maximum is not None, key.name
             conditions = [

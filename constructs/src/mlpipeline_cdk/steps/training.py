@@ -7,7 +7,7 @@ from typing import Final
 
 import aws_cdk as cdk
 import jsii
-from aws_cdk import Duration, Size
+from aws_cdk import Size
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -16,29 +16,20 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from ..contract.run_input import INVALID_INPUT
+from ..instance_types import arm_types, gpu_types, local_storage_types
+from ._retries import ThrottleRetry
 from .failure import FailureHandler, with_defaults
 
 #: Where SageMaker syncs ``/opt/ml/checkpoints`` in the artifacts bucket, one folder per run.
 CHECKPOINTS_PREFIX: Final = "checkpoints/"
 MODELS_PREFIX: Final = "models/"
-#: SageMaker errors worth another attempt: throttling and transient service faults.
-RETRYABLE_SAGEMAKER_ERRORS: Final = [
-    "SageMaker.ThrottlingException",
-    "SageMaker.InternalFailure",
-    "SageMaker.ServiceUnavailable",
-    "SageMaker.AmazonSageMakerException",
-]
-
-
-def add_sagemaker_retry(state: sfn.TaskStateBase | sfn.CustomState) -> None:
-    """Retry throttling and transient SageMaker errors with exponential backoff and jitter."""
-    state.add_retry(
-        errors=RETRYABLE_SAGEMAKER_ERRORS,
-        interval=Duration.seconds(5),
-        max_attempts=4,
-        backoff_rate=2,
-        jitter_strategy=sfn.JitterType.FULL,
-    )
+#: The tag that links a training job to its run: the SHA-256 (hex) of the execution ARN.
+#: An execution name may hold characters SageMaker's tag values refuse (``( ) ! '``, symbols;
+#: botocore ``TagValue`` pattern ``[\p{L}\p{Z}\p{N}_.:/=+\-@]*``), a hex digest never does.
+EXECUTION_TAG: Final = "mlpipeline:execution-arn-sha256"
+#: The input channel that carries the code archive when the job runs network-isolated.
+CODE_CHANNEL: Final = "code"
 
 
 @jsii.implements(tasks.ISageMakerTask)
@@ -78,13 +69,29 @@ class TrainModel(sfn.StateMachineFragment):
         enable_network_isolation: bool = False,
         encrypt_inter_container_traffic: bool = False,
         state_machine_role: iam.IGrantable | None = None,
+        gpu_training_image: tasks.DockerImage | None = None,
+        code_uri: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.name_prefix = name_prefix
         self.role = role
         self._failure = failure
         stack = cdk.Stack.of(self)
-        training_image_uri = training_image.bind(self).image_uri
+        self._choose_resources(
+            encryption_key=encryption_key,
+            volume_size=volume_size,
+            training_image=training_image,
+            gpu_training_image=gpu_training_image,
+        )
+        channels: list[dict[str, object]] = [
+            _s3_channel("training", {"S3Uri.$": "$.config.trainingDataUri"})
+        ]
+        if code_uri is not None:
+            # Under network isolation the container cannot fetch sagemaker_submit_directory from
+            # S3; SageMaker delivers the archive as the "code" channel, as the SageMaker Python
+            # SDK does for isolated jobs (src/sagemaker/estimator.py, Framework:
+            # code_channel_name "code", CONTAINER_CODE_CHANNEL_SOURCEDIR_PATH).
+            channels.append(_s3_channel(CODE_CHANNEL, {"S3Uri": code_uri}))
         self.train = sfn.CustomState(
             self,
             "Train",
@@ -96,33 +103,17 @@ class TrainModel(sfn.StateMachineFragment):
                     "States.UUID())",
                     "RoleArn": role.role_arn,
                     "AlgorithmSpecification": {
-                        "TrainingImage": training_image_uri,
+                        "TrainingImage.$": "$.trainingResources.image",
                         "TrainingInputMode": "File",
                         "MetricDefinitions": [dict(m) for m in metric_definitions],
                     },
                     "HyperParameters.$": "$.run.hyperparameters",
-                    "InputDataConfig": [
-                        {
-                            "ChannelName": "training",
-                            "DataSource": {
-                                "S3DataSource": {
-                                    "S3DataType": "S3Prefix",
-                                    "S3Uri.$": "$.config.trainingDataUri",
-                                    "S3DataDistributionType": "FullyReplicated",
-                                }
-                            },
-                        }
-                    ],
+                    "InputDataConfig": channels,
                     "OutputDataConfig": {
                         "S3OutputPath": artifacts_bucket.s3_url_for_object(MODELS_PREFIX),
                         "KmsKeyId": encryption_key.key_arn,
                     },
-                    "ResourceConfig": {
-                        "InstanceType.$": "$.config.trainingInstanceType",
-                        "InstanceCount.$": "$.config.trainingInstanceCount",
-                        "VolumeSizeInGB": int(volume_size.to_gibibytes()),
-                        "VolumeKmsKeyId": encryption_key.key_arn,
-                    },
+                    "ResourceConfig.$": "$.trainingResources.resourceConfig",
                     "StoppingCondition.$": "$.run.stoppingCondition",
                     "EnableManagedSpotTraining.$": "$.config.spot",
                     "CheckpointConfig": {
@@ -131,7 +122,12 @@ class TrainModel(sfn.StateMachineFragment):
                         "$$.Execution.Name)",
                         "LocalPath": "/opt/ml/checkpoints",
                     },
-                    "Tags": [{"Key": "mlpipeline:execution", "Value.$": "$$.Execution.Id"}],
+                    "Tags": [
+                        {
+                            "Key": EXECUTION_TAG,
+                            "Value.$": "States.Hash($$.Execution.Id, 'SHA-256')",
+                        }
+                    ],
                     **_optional_parameters(
                         subnet_ids=_subnet_ids(vpc, subnet_selection),
                         security_group_ids=[g.security_group_id for g in security_groups],
@@ -147,10 +143,134 @@ class TrainModel(sfn.StateMachineFragment):
                 "ResultPath": "$.training",
             },
         )
-        add_sagemaker_retry(self.train)
+        ThrottleRetry(self, "Training", failure).add(self.train, "Train")
+        self._choose_image.next(self.train)
         self._add_failure_routes()
         if state_machine_role is not None:
             self.grant_start(state_machine_role)
+
+    def _choose_resources(
+        self,
+        *,
+        encryption_key: kms.IKey,
+        volume_size: Size,
+        training_image: tasks.DockerImage,
+        gpu_training_image: tasks.DockerImage | None,
+    ) -> None:
+        """States that write ``$.trainingResources``: the ``ResourceConfig`` and the image for
+        the run's instance type, which comes from the run input.
+
+        Types with local instance storage get no ``VolumeKmsKeyId``: "Local storage volumes are
+        encrypted using a hardware module on the instance. You can't request a VolumeKmsKeyId
+        when using an instance type with local storage" (CreateTrainingJob, ResourceConfig;
+        botocore's sagemaker service model). GPU types train on ``gpu_training_image`` when given.
+        """
+        classify = sfn.Pass(
+            self,
+            "ListInstanceTypeClasses",
+            parameters={
+                "localStorage": list(local_storage_types()),
+                "gpu": list(gpu_types()),
+                "arm": list(arm_types()),
+            },
+            result_path="$.trainingResources",
+        )
+        resources = {
+            "InstanceType.$": "$.config.trainingInstanceType",
+            "InstanceCount.$": "$.config.trainingInstanceCount",
+            "VolumeSizeInGB": int(volume_size.to_gibibytes()),
+        }
+        classified = sfn.Pass(
+            self,
+            "ClassifyInstanceType",
+            parameters={
+                "localStorage": sfn.JsonPath.array_contains(
+                    sfn.JsonPath.list_at("$.trainingResources.localStorage"),
+                    sfn.JsonPath.string_at("$.config.trainingInstanceType"),
+                ),
+                "gpu": sfn.JsonPath.array_contains(
+                    sfn.JsonPath.list_at("$.trainingResources.gpu"),
+                    sfn.JsonPath.string_at("$.config.trainingInstanceType"),
+                ),
+                "arm": sfn.JsonPath.array_contains(
+                    sfn.JsonPath.list_at("$.trainingResources.arm"),
+                    sfn.JsonPath.string_at("$.config.trainingInstanceType"),
+                ),
+            },
+            result_path="$.trainingResources",
+        )
+        storage = sfn.Choice(self, "ChooseVolumeEncryption")
+        instance_storage = sfn.Pass(
+            self,
+            "UseInstanceStorage",
+            parameters=dict(resources),
+            result_path="$.trainingResources.resourceConfig",
+        )
+        encrypted_volume = sfn.Pass(
+            self,
+            "UseEncryptedVolume",
+            parameters={**resources, "VolumeKmsKeyId": encryption_key.key_arn},
+            result_path="$.trainingResources.resourceConfig",
+        )
+        cpu_image = sfn.Pass(
+            self,
+            "UseTrainingImage",
+            parameters={"uri": training_image.bind(self).image_uri},
+            result_path="$.trainingResources.imageChoice",
+        )
+        self._choose_image: sfn.INextable = sfn.Pass(
+            self,
+            "TrainingResourcesChosen",
+            parameters={
+                "resourceConfig": sfn.JsonPath.object_at("$.trainingResources.resourceConfig"),
+                "image": sfn.JsonPath.string_at("$.trainingResources.imageChoice.uri"),
+            },
+            result_path="$.trainingResources",
+        )
+        classify.next(classified)
+        if gpu_training_image is None:
+            classified.next(storage)
+        else:
+            # The default images are x86_64 only; a type with Arm CPUs needs the user's image.
+            architecture = sfn.Choice(self, "CheckImageArchitecture")
+            architecture.when(
+                sfn.Condition.boolean_equals("$.trainingResources.arm", True),
+                self._failure.reject(
+                    self,
+                    "RejectArmInstanceType",
+                    error=INVALID_INPUT,
+                    cause=sfn.JsonPath.format(
+                        "trainingInstanceType {} has Arm CPUs, and the default training images "
+                        "are built for x86_64: choose another type, or pass an arm64 image as "
+                        "training.image",
+                        sfn.JsonPath.string_at("$.config.trainingInstanceType"),
+                    ),
+                ),
+            ).otherwise(storage)
+            classified.next(architecture)
+        storage.when(
+            sfn.Condition.boolean_equals("$.trainingResources.localStorage", True),
+            instance_storage,
+        ).otherwise(encrypted_volume)
+        if gpu_training_image is None:
+            instance_storage.next(cpu_image)
+            encrypted_volume.next(cpu_image)
+        else:
+            image = sfn.Choice(self, "ChooseTrainingImage")
+            gpu_image = sfn.Pass(
+                self,
+                "UseGpuTrainingImage",
+                parameters={"uri": gpu_training_image.bind(self).image_uri},
+                result_path="$.trainingResources.imageChoice",
+            )
+            instance_storage.next(image)
+            encrypted_volume.next(image)
+            image.when(
+                sfn.Condition.boolean_equals("$.trainingResources.gpu", True), gpu_image
+            ).otherwise(cpu_image)
+            gpu_image.next(self._choose_image)
+        cpu_image.next(self._choose_image)
+        self._start: sfn.State = classify
 
     def _add_failure_routes(self) -> None:
         # A job that ran and failed comes back as States.TaskFailed with the job's description
@@ -241,11 +361,24 @@ class TrainModel(sfn.StateMachineFragment):
 
     @property
     def start_state(self) -> sfn.State:
-        return self.train
+        return self._start
 
     @property
     def end_states(self) -> list[sfn.INextable]:
         return [self.train]
+
+
+def _s3_channel(name: str, uri: Mapping[str, str]) -> dict[str, object]:
+    return {
+        "ChannelName": name,
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                **uri,
+                "S3DataDistributionType": "FullyReplicated",
+            }
+        },
+    }
 
 
 def _optional_parameters(
