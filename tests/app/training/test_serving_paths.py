@@ -17,6 +17,9 @@ import numpy as np
 import pytest
 import torch
 
+# Slow: imports the script, and with it torch; `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 #: Texts the numpy reader must read exactly as json.loads does, or leave to it.
 TEXTS = [
     "[1,2,3]",
