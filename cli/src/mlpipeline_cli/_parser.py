@@ -13,6 +13,7 @@ from mlpipeline_cdk.contract import run_input as run_input_contract
 
 from ._context import EXIT_USAGE, PROG
 from ._pipeline import DEFAULT_STACK_NAME
+from ._predict import DEFAULT_MIN_CONFIDENCE
 from ._run_checks import check_run_value
 
 _EXECUTION_STATUSES: Final = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -324,6 +325,15 @@ def _add_predict(command: Command) -> None:
     )
     predict.add_argument(
         "--probabilities", action="store_true", help="print every class's probability"
+    )
+    predict.add_argument(
+        "--min-confidence",
+        type=_fraction,
+        default=DEFAULT_MIN_CONFIDENCE,
+        metavar="P",
+        help="call a classifier's answer unsure (LOW) when its label's probability is below P "
+        f"(0 to 1; default: {DEFAULT_MIN_CONFIDENCE}, where the label is less likely than all "
+        "other classes together)",
     )
     predict.add_argument("--json", action="store_true", help="print a JSON object")
     predict.set_defaults(handler=cmd_predict)
