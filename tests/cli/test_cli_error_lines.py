@@ -23,7 +23,7 @@ from botocore.parsers import ResponseParserError
 from mlpipeline_cli.cli import main
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:Pipeline"
-PAGE = b"<!doctype html><html><title>404 Not Found</title></html>"
+PAGE = b"<!doctype html>\n<html><title>404 Not Found</title></html>"
 
 
 def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -107,7 +107,7 @@ def test_a_region_the_emulator_does_not_know(
     # CloudFormation's XML parser meets the page: botocore's ResponseParserError.
     assert main(["--endpoint-url", web_page, "--region", "bogus", "list"]) == 1
     assert one_error_line(capsys) == (
-        f"{web_page} did not answer as AWS does (it sent <!doctype html><html><title>404 Not "
+        f"{web_page} did not answer as AWS does (it sent <!doctype html> <html><title>404 Not "
         "Found</title></html>): check --endpoint-url (.venv/bin/mlpipeline-emulator status "
         "prints the emulator's) and --region (bogus is not a region botocore knows; e.g. "
         "us-east-1)"
@@ -121,7 +121,7 @@ def test_a_json_service_answered_with_a_web_page(
     argv = ["--endpoint-url", web_page, "--state-machine-arn", MACHINE, "list"]
     assert main(argv) == 1
     assert one_error_line(capsys) == (
-        f"{web_page} did not answer as AWS does (it sent HTTP 404, <!doctype html><html><title>"
+        f"{web_page} did not answer as AWS does (it sent HTTP 404, <!doctype html> <html><title>"
         "404 Not Found</title></html>): check --endpoint-url (.venv/bin/mlpipeline-emulator "
         "status prints the emulator's)"
     )
@@ -387,3 +387,22 @@ def test_usage_errors_end_with_one_line(
     capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
     assert usage_error_line(capsys, argv) == message
+
+
+def test_a_stack_missing_from_the_emulator_says_how_to_deploy_it_there(
+    clean_environment: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        assert main(["--endpoint-url", f"http://{host}:{port}", "list"]) == 1
+    finally:
+        server.stop()
+    assert one_error_line(capsys) == (
+        "stack MLPipelineStack not found in us-east-1: deploy it (make deploy-local, or "
+        "mlpipeline-emulator deploy in your app's folder), or name yours with --stack-name (and "
+        "--region), or pass --state-machine-arn"
+    )

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any, Final
 
-from ._aws import AwsClients, Clients, Target, call, endpoint_url_of
+from ._aws import AwsClients, Clients, Target, call, endpoint_url_of, is_local
 from ._pipeline import Pipeline
 
 PROG: Final = "mlpipeline"
@@ -59,6 +59,7 @@ class Context:
                 self.clients,
                 stack_name=self.args.stack_name,
                 state_machine_arn=self.args.state_machine_arn,
+                local=is_local(endpoint_url_of(self.args.endpoint_url)),
             )
         return self._pipeline
 

@@ -158,7 +158,8 @@ def _not_an_aws_answer(exc: BaseException, target: Target, body: str | None = No
     if body is None:
         match = _RESPONSE_BODY.search(str(exc))
         body = match[2] if match else ""
-    body = " ".join(body.split())[:80]
+    # The body comes as the repr of bytes: its line breaks are escapes.
+    body = " ".join(body.replace("\\r", " ").replace("\\n", " ").split())[:80]
     where = target.endpoint_url or "AWS"
     check = (
         "check --endpoint-url (.venv/bin/mlpipeline-emulator status prints the emulator's)"
