@@ -326,6 +326,10 @@ AWS_URL = "https://cloudformation.us-east-1.amazonaws.com/"
             "To refresh this SSO session run aws sso login with the corresponding profile.",
         ),
         (
+            PermissionError(13, "Permission denied", "data/train.csv"),
+            "[Errno 13] Permission denied: 'data/train.csv'",
+        ),
+        (
             RuntimeError("boom"),
             "unexpected RuntimeError: boom (run again with --debug for the traceback, and report "
             "it)",

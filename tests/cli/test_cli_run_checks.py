@@ -159,3 +159,14 @@ def test_dry_run_shows_the_name_and_checks_it(
         "digits, - and _\n"
     )
     assert _executions(clients, machine) == []
+
+
+def test_without_a_stack_the_state_machine_checks_the_data_uri(
+    clients: AwsClients, machine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only --state-machine-arn, of a state machine no stack holds: nothing names the prefix.
+    clients.client("cloudformation").delete_stack(StackName="MLPipelineStack")
+    argv = ["--state-machine-arn", machine, "run", "--data-uri", "s3://other/x/"]
+    assert main(argv, clients=clients) == 0
+    capsys.readouterr()
+    assert len(_executions(clients, machine)) == 1

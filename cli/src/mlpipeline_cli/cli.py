@@ -69,6 +69,8 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None) -
         if args.debug:
             raise
         message = explain_aws_error(exc, context.target())
+        if message is None and isinstance(exc, OSError):
+            message = str(exc)  # a file or the system refused: its own words name it
         if message is None:
             # A fault of the tool itself: still one line, and the way to the traceback.
             message = (

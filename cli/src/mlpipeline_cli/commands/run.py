@@ -10,7 +10,7 @@ from typing import Any
 from mlpipeline_cdk.contract import outputs
 from mlpipeline_cdk.contract import run_input as run_input_contract
 
-from .._aws import EXPECTED_ERRORS, CliError, UsageError
+from .._aws import EXPECTED_ERRORS, CliError, UsageError, is_client_error
 from .._context import EXIT_INTERRUPTED, EXIT_NOT_SUCCEEDED, PROG, Context, print_json
 from .._history import as_datetime, iso
 from .._run_checks import data_uri_prefix
@@ -52,8 +52,12 @@ def _check_data_uri(context: Context, document: dict[str, Any]) -> None:
     try:
         bucket = context.pipeline.output(outputs.DATA_BUCKET_NAME, "--state-machine-arn")
         prefix = context.pipeline.output(outputs.DATA_PREFIX, "--state-machine-arn")
-    except CliError:
-        return  # no stack names them (--state-machine-arn alone): the state machine checks
+    except Exception as exc:
+        # No stack names them (--state-machine-arn alone), or CloudFormation may not be read:
+        # the state machine still checks.
+        if isinstance(exc, CliError) or is_client_error(exc):
+            return
+        raise
     problems = run_input_contract.check(
         {run_input_contract.TRAINING_DATA_URI: document[run_input_contract.TRAINING_DATA_URI]},
         data_uri_prefix=data_uri_prefix(bucket, prefix),
