@@ -238,7 +238,7 @@ def test_aws_region_that_is_not_a_name(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     assert main(["list"]) == 1
     assert one_error_line(capsys) == (
-        "Provided region_name 'us east 1' doesn't match a supported format.: set --region or "
+        "Provided region_name 'us east 1' doesn't match a supported format: set --region or "
         "AWS_DEFAULT_REGION to a region name such as us-east-1"
     )
 

@@ -110,7 +110,10 @@ def _region_hint(target: Target) -> str:
 
 
 def _invalid_region(exc: BaseException, target: Target) -> str:
-    return f"{exc}: set --region or AWS_DEFAULT_REGION to a region name such as us-east-1"
+    return (
+        f"{str(exc).rstrip('.')}: set --region or AWS_DEFAULT_REGION to a region name such as "
+        "us-east-1"
+    )
 
 
 def _network_error(exc: BaseException, target: Target) -> str:
