@@ -81,7 +81,7 @@ def test_no_credentials(no_credentials: None, capsys: pytest.CaptureFixture[str]
 def test_no_region(no_credentials: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list"]) == 1
     assert one_error_line(capsys) == (
-        "no AWS region: pass --region or set AWS_REGION (or a region in your profile)"
+        "no AWS region: pass --region or set AWS_DEFAULT_REGION (or a region in your profile)"
     )
 
 
@@ -219,7 +219,7 @@ def test_command_line_mistakes(
     moto: AwsClients, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
     _stack(moto, {"StateMachineArn": _machine(moto)})
-    assert main(argv, clients=moto) == 1
+    assert main(argv, clients=moto) == 2  # usage errors exit as argparse's do
     assert message in one_error_line(capsys)
 
 
@@ -238,9 +238,12 @@ def test_execution_name_taken(moto: AwsClients, capsys: pytest.CaptureFixture[st
     ("argv", "message"),
     [
         (["run", "--hyperparameter", "epochs"], "expected NAME=VALUE, got 'epochs'"),
-        (["run", "--threshold", "1.5"], "expected a number from 0 to 1"),
-        (["run", "--instance-type", "m5.large"], "expected a SageMaker instance type"),
-        (["run", "--instance-count", "0"], "expected 1 to 100, got 0"),
+        (["run", "--threshold", "1.5"], "accuracyThreshold must be a number from 0 to 1"),
+        (["run", "--instance-type", "m5.large"], "trainingInstanceType must be a SageMaker"),
+        (
+            ["run", "--instance-count", "0"],
+            "trainingInstanceCount must be a whole number from 1 to 100",
+        ),
         (["run", "--data-uri", "/local/path"], "expected an s3://BUCKET/PREFIX URI"),
         (["watch", "--interval", "0"], "expected a number of seconds above 0"),
     ],
@@ -312,7 +315,9 @@ def _client_error(code: str, message: str, operation: str = "DescribeStacks") ->
         ),
         (
             EndpointConnectionError(endpoint_url="http://127.0.0.1:5000/"),
-            'cannot reach AWS: Could not connect to the endpoint URL: "http://127.0.0.1:5000/"',
+            "cannot reach http://127.0.0.1:5000/: is the emulator running there? "
+            ".venv/bin/mlpipeline-emulator status says where it runs; make deploy-local starts "
+            "it and deploys the stack",
         ),
     ],
 )

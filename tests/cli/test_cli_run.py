@@ -95,7 +95,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, clients: AwsClients) -> Iterator[dict[s
             "Resources": {"Data": {"Type": "AWS::S3::Bucket"}},
             "Outputs": {
                 "StateMachineArn": {"Value": arn},
-                "DataBucketName": {"Value": {"Ref": "Data"}},
+                "DataBucketName": {"Value": "data"},
                 "DataPrefix": {"Value": "training-data/"},
                 "ArtifactsBucketName": {"Value": "artifacts"},
                 "EndpointName": {"Value": "mnist-endpoint"},
@@ -189,7 +189,7 @@ def test_run_dry_run_prints_the_input_and_starts_nothing(
 def test_run_refuses_a_bad_execution_name_before_starting(
     clients: AwsClients, main: Main, aws: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["run", "--name", "nightly run"]) == 1
+    assert main(["run", "--name", "nightly run"]) == 2  # a usage error
     assert capsys.readouterr().err == (
         "mlpipeline: error: 'nightly run' is not a valid execution name: up to 80 letters, "
         "digits, - and _\n"

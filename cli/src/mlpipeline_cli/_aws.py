@@ -2,41 +2,65 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
+from urllib.parse import urlsplit
 
-#: Error codes AWS answers with when a caller sends too many requests.
-THROTTLING_CODES: Final = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "SlowDown",
-        "ProvisionedThroughputExceededException",
-    }
-)
-_CREDENTIAL_CODES: Final = frozenset(
-    {
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidClientTokenId",
-        "UnrecognizedClientException",
-        "SignatureDoesNotMatch",
-        "InvalidSignatureException",
-        "AuthFailure",
-        "MissingAuthenticationToken",
-    }
-)
-_ACCESS_CODES: Final = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 _ARN_REGION = re.compile(r"^arn:[^:]+:[^:]+:(?P<region>[a-z0-9-]+):")
+
+
+#: The region and dummy credentials ``mlpipeline-emulator env`` exports (the emulator's
+#: ``session.py``: REGION = "us-east-1", AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "testing"; moto
+#: accepts any credentials, getmoto/moto docs/docs/server_mode.rst): used for an endpoint on this
+#: machine when no region or credentials are configured.
+LOCAL_REGION: Final = "us-east-1"
+LOCAL_CREDENTIALS: Final = ("testing", "testing")
+#: How a person points AWS tools at the emulator (its ``env`` command prints the variables).
+EMULATOR_ENV: Final = 'eval "$(.venv/bin/mlpipeline-emulator env)"'
 
 
 class CliError(Exception):
     """A problem a person can act on; the command line prints it as one line and exits 1."""
+
+
+class UsageError(CliError):
+    """The command line was used wrongly (options that do not go together, a value out of
+    range); printed as one line like :class:`CliError`, with argparse's exit status 2."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the AWS calls of a command go, for the messages that explain their errors."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+
+
+def endpoint_url_of(option: str | None) -> str | None:
+    """The endpoint every call goes to: ``--endpoint-url``, else botocore's global
+    ``AWS_ENDPOINT_URL`` (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html)."""
+    return option or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def is_local(url: str | None) -> bool:
+    """True for an endpoint on this machine (``localhost``, ``127.0.0.1``, ``::1``)."""
+    if not url:
+        return False
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Clients(Protocol):
@@ -55,7 +79,9 @@ class AwsClients:
 
     Without a region in the options, the profile or the environment, the region of an ARN the
     command was given is used (:meth:`use_region_of`), so ``watch arn:aws:states:eu-west-1:...``
-    works without ``--region``.
+    works without ``--region``. For an endpoint on this machine (the emulator), what is not
+    configured is moto's: region :data:`LOCAL_REGION` and dummy credentials, so the command
+    ``make deploy-local`` prints works in a clean shell.
     """
 
     def __init__(
@@ -71,6 +97,13 @@ class AwsClients:
         self._session = boto3.session.Session(profile_name=profile, region_name=region)
         self._region = self._session.region_name
         self._endpoint_url = endpoint_url
+        self._credentials: dict[str, str] = {}
+        if is_local(endpoint_url_of(endpoint_url)):
+            if self._region is None:
+                self._region = LOCAL_REGION
+            if self._session.get_credentials() is None:
+                key, secret = LOCAL_CREDENTIALS
+                self._credentials = {"aws_access_key_id": key, "aws_secret_access_key": secret}
         # Standard retries back off on throttling and transient faults before giving up.
         self._config = Config(retries={"mode": "standard", "max_attempts": 6})
         self._clients: dict[str, Any] = {}
@@ -88,12 +121,25 @@ class AwsClients:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self._session.client(
-                service,
-                region_name=self._region,
-                endpoint_url=self._endpoint_url,
-                config=self._config,
-            )
+            try:
+                self._clients[service] = self._session.client(
+                    service,
+                    region_name=self._region,
+                    endpoint_url=self._endpoint_url,
+                    config=self._config,
+                    **self._credentials,
+                )
+            except ValueError as exc:
+                # botocore's endpoint.py: ValueError(f"Invalid endpoint: {endpoint_url}") for a
+                # URL without a scheme and host (the option is checked when parsed; this is
+                # AWS_ENDPOINT_URL or a profile's endpoint_url).
+                if not str(exc).startswith("Invalid endpoint"):
+                    raise
+                raise CliError(
+                    f"{str(exc).removeprefix('Invalid endpoint: ')!r} is not an endpoint URL: "
+                    "expected http://HOST:PORT or https://HOST; check AWS_ENDPOINT_URL and "
+                    "the profile's endpoint_url"
+                ) from exc
         return self._clients[service]
 
 
@@ -116,50 +162,6 @@ def is_client_error(exc: BaseException) -> bool:
     from botocore.exceptions import ClientError
 
     return isinstance(exc, ClientError)
-
-
-def explain_aws_error(exc: BaseException) -> str | None:
-    """One line for an AWS SDK error, or None when ``exc`` is not one.
-
-    Call sites that know more (which stack, which endpoint) turn the errors they expect into
-    :class:`CliError` themselves; this covers what any call can meet.
-    """
-    from boto3.exceptions import Boto3Error
-    from botocore import exceptions as bce
-
-    if isinstance(exc, (bce.NoCredentialsError, bce.PartialCredentialsError)):
-        return (
-            "no AWS credentials found: configure a profile (aws configure, then --profile NAME "
-            "or AWS_PROFILE) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-        )
-    if isinstance(exc, bce.CredentialRetrievalError):
-        return f"could not get AWS credentials: {exc}"
-    if isinstance(exc, bce.NoRegionError):
-        return "no AWS region: pass --region or set AWS_REGION (or a region in your profile)"
-    if isinstance(exc, bce.ProfileNotFound):
-        return f"{exc}; list the configured ones with: aws configure list-profiles"
-    if isinstance(exc, bce.EndpointConnectionError):
-        return f"cannot reach AWS: {exc}"
-    if isinstance(exc, bce.ClientError):
-        return _explain_client_error(exc)
-    if isinstance(exc, (bce.BotoCoreError, Boto3Error)):
-        return str(exc)
-    return None
-
-
-def _explain_client_error(exc: BaseException) -> str:
-    code, message = error_code(exc), error_message(exc)
-    operation = getattr(exc, "operation_name", "the request")
-    if code in THROTTLING_CODES:
-        return (
-            f"AWS throttled {operation} ({code}) even after retries; wait a minute and try "
-            "again, or poll less often (--interval)"
-        )
-    if code in _CREDENTIAL_CODES:
-        return f"AWS refused the credentials ({code}): {message}"
-    if code in _ACCESS_CODES:
-        return f"access denied to {operation}: {message}"
-    return f"{operation} failed: {code}: {message}"
 
 
 #: What an AWS error a command expects means, in one line: ``(error code, request field)`` to a

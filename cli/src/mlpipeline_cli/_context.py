@@ -6,11 +6,13 @@ import argparse
 import json
 from typing import Any, Final
 
-from ._aws import AwsClients, Clients, call
+from ._aws import AwsClients, Clients, Target, call, endpoint_url_of, is_local
 from ._pipeline import Pipeline
 
 PROG: Final = "mlpipeline"
 EXIT_ERROR: Final = 1
+#: argparse's status for a command line used wrongly.
+EXIT_USAGE: Final = 2
 EXIT_NOT_SUCCEEDED: Final = 3
 EXIT_INTERRUPTED: Final = 130
 
@@ -38,6 +40,14 @@ class Context:
     def client(self, service: str) -> Any:
         return self.clients.client(service)
 
+    def target(self) -> Target:
+        """Where the calls went (or were to go), for error messages; makes no client."""
+        region = self._clients.region if self._clients is not None else None
+        return Target(
+            endpoint_url_of(getattr(self.args, "endpoint_url", None)),
+            region or getattr(self.args, "region", None),
+        )
+
     def call(self, service: str, method: str, **request: Any) -> Any:
         """One AWS call; the errors a command expects become one-line messages (``_aws``)."""
         return call(self.client(service), method, **request)
@@ -49,6 +59,7 @@ class Context:
                 self.clients,
                 stack_name=self.args.stack_name,
                 state_machine_arn=self.args.state_machine_arn,
+                local=is_local(endpoint_url_of(self.args.endpoint_url)),
             )
         return self._pipeline
 

@@ -199,6 +199,32 @@ def execution_record(execution: Mapping[str, Any]) -> dict[str, Any]:
     return record
 
 
+def _number_or_none(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def evaluation_of(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The accuracy and threshold a run was evaluated with, from its history: the first event
+    (give them newest first) whose state input or output holds ``evaluation`` with both, as the
+    pipeline's EvaluateModel keeps them (``$.evaluation.accuracy``, ``$.evaluation.threshold``:
+    mlpipeline_cdk/steps/evaluation.py) up to the end of a run that failed the threshold, or
+    ``{}``. The accuracy -1 is the sentinel of a job that reported none."""
+    for event in events:
+        details = event_details(event)
+        for key in ("input", "output"):
+            document = loads(details.get(key))
+            evaluation = document.get("evaluation") if isinstance(document, dict) else None
+            if not isinstance(evaluation, dict):
+                continue
+            accuracy = _number_or_none(evaluation.get("accuracy"))
+            threshold = _number_or_none(evaluation.get("threshold"))
+            if accuracy is not None and threshold is not None and accuracy >= 0:
+                return {run_output.ACCURACY: accuracy, run_output.ACCURACY_THRESHOLD: threshold}
+    return {}
+
+
 def metrics_of(metric_list: Iterable[Any]) -> dict[str, Any]:
     """``{MetricName: Value}`` of a FinalMetricDataList."""
     return {

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from mlpipeline_cdk.contract import run_input as run_input_contract
 
-from ._context import PROG
+from ._context import EXIT_USAGE, PROG
 from ._pipeline import DEFAULT_STACK_NAME
+from ._predict import DEFAULT_MIN_CONFIDENCE
+from ._run_checks import check_run_value
 
-_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9-]+$")
 _EXECUTION_STATUSES: Final = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors end with one ``mlpipeline: error: ...`` line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see: {self.prog} --help)\n")
 
 
 def _hyperparameter(text: str) -> tuple[str, str]:
@@ -57,11 +67,44 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _instance_type(text: str) -> str:
-    if not _INSTANCE_TYPE.match(text):
+def _run_input(key: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """The value of the run-input ``key``, refused with the state machine's own message."""
+
+    def convert(text: str) -> Any:
+        try:
+            value = parse(text)
+        except ValueError:
+            value = text  # not even a number: the contract's message says what is allowed
+        problem = check_run_value(key, value)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    return convert
+
+
+def _endpoint_url(text: str) -> str:
+    from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
+    # botocore's endpoint.py refuses the same URLs with ValueError("Invalid endpoint: ...").
+    if not (is_valid_endpoint_url(text) or is_valid_ipv6_endpoint_url(text)):
         raise argparse.ArgumentTypeError(
-            f"expected a SageMaker instance type such as ml.m5.xlarge, got {text!r}"
+            f"expected a URL such as http://127.0.0.1:5000 (the emulator's) or "
+            f"https://HOST, got {text!r}"
         )
+    return text
+
+
+def _region(text: str) -> str:
+    from botocore.exceptions import InvalidRegionError
+    from botocore.utils import validate_region_name
+
+    try:
+        validate_region_name(text)
+    except InvalidRegionError:
+        raise argparse.ArgumentTypeError(
+            f"expected a region name such as us-east-1, got {text!r}"
+        ) from None
     return text
 
 
@@ -81,13 +124,20 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     # subcommand is not reset by the subcommand's default.
     default: Any = argparse.SUPPRESS if suppress else None
     group = parser.add_argument_group("AWS and pipeline options")
-    group.add_argument("--region", default=default, help="AWS region (default: the profile's)")
+    group.add_argument(
+        "--region",
+        type=_region,
+        default=default,
+        help="AWS region (default: the profile's; us-east-1 for an --endpoint-url on this machine)",
+    )
     group.add_argument("--profile", default=default, help="AWS named profile")
     group.add_argument(
         "--endpoint-url",
+        type=_endpoint_url,
         default=default,
         metavar="URL",
-        help="send every AWS call to this URL (a local emulator such as moto_server)",
+        help="send every AWS call to this URL (a local emulator such as moto_server; there, "
+        "without a configured region and credentials, us-east-1 and dummy ones are used)",
     )
     group.add_argument(
         "--stack-name",
@@ -110,14 +160,14 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG,
         description="Run, follow, inspect and use a deployed SageMaker training pipeline.",
         epilog="Exit status: 0 success, 1 error, 2 usage error, 3 the execution did not "
         "succeed (run --wait, watch), 130 interrupted.",
     )
     _add_global_options(parser, suppress=False)
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     _add_global_options(common, suppress=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -152,10 +202,14 @@ def _add_run(command: Command) -> None:
         metavar="NAME=VALUE",
         help="a hyperparameter for the training script, sent as a string (repeatable)",
     )
-    run.add_argument("--instance-type", type=_instance_type, help="training instance type")
+    run.add_argument(
+        "--instance-type",
+        type=_run_input(run_input_contract.TRAINING_INSTANCE_TYPE, str),
+        help="training instance type, one SageMaker trains on (such as ml.m5.xlarge)",
+    )
     run.add_argument(
         "--instance-count",
-        type=_whole_number(1, run_input_contract.MAX_INSTANCE_COUNT),
+        type=_run_input(run_input_contract.TRAINING_INSTANCE_COUNT, int),
         help="training instances (more than 1 trains distributed)",
     )
     run.add_argument(
@@ -163,7 +217,7 @@ def _add_run(command: Command) -> None:
     )
     run.add_argument(
         "--max-runtime",
-        type=_whole_number(1, run_input_contract.MAX_RUNTIME_LIMIT),
+        type=_run_input(run_input_contract.MAX_RUNTIME_SECONDS, int),
         metavar="SECONDS",
         help="stop training after this long",
     )
@@ -175,7 +229,7 @@ def _add_run(command: Command) -> None:
     )
     run.add_argument(
         "--threshold",
-        type=_fraction,
+        type=_run_input(run_input_contract.ACCURACY_THRESHOLD, float),
         help="deploy only if the final test accuracy reaches this (0 to 1)",
     )
     run.add_argument("--name", help="the execution's name (default: one Step Functions makes)")
@@ -271,6 +325,15 @@ def _add_predict(command: Command) -> None:
     )
     predict.add_argument(
         "--probabilities", action="store_true", help="print every class's probability"
+    )
+    predict.add_argument(
+        "--min-confidence",
+        type=_fraction,
+        default=DEFAULT_MIN_CONFIDENCE,
+        metavar="P",
+        help="call a classifier's answer unsure (LOW) when its label's probability is below P "
+        f"(0 to 1; default: {DEFAULT_MIN_CONFIDENCE}, where the label is less likely than all "
+        "other classes together)",
     )
     predict.add_argument("--json", action="store_true", help="print a JSON object")
     predict.set_defaults(handler=cmd_predict)

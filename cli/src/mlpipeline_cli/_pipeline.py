@@ -26,8 +26,10 @@ class Pipeline:
         *,
         stack_name: str | None = None,
         state_machine_arn: str | None = None,
+        local: bool = False,
     ) -> None:
         self._clients = clients
+        self._local = local
         self._stack_name = stack_name
         self._state_machine_arn = state_machine_arn
         self._outputs: dict[str, str] | None = None
@@ -78,8 +80,13 @@ class Pipeline:
                 and "does not exist" in error_message(exc)
             ):
                 region = self._clients.region or "the default region"
+                deploy = (
+                    "make deploy-local, or mlpipeline-emulator deploy in your app's folder"
+                    if self._local
+                    else "npx cdk deploy"
+                )
                 raise CliError(
-                    f"stack {stack_name} not found in {region}: deploy it (npx cdk deploy), "
+                    f"stack {stack_name} not found in {region}: deploy it ({deploy}), "
                     "or name yours with --stack-name (and --region), or pass "
                     "--state-machine-arn"
                 ) from exc

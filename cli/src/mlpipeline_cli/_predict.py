@@ -14,6 +14,9 @@ import numpy.typing as npt
 from ._aws import CliError, error_code, error_message, is_client_error
 
 CONTENT_TYPES: Final = {"json": "application/json", "npy": "application/x-npy"}
+#: Below this probability of its label, a classifier's answer is called unsure: the label is
+#: then less likely than all the other classes together (``predict --min-confidence``).
+DEFAULT_MIN_CONFIDENCE: Final = 0.5
 #: Endpoint states in which it answers requests.
 _SERVING: Final = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
 
@@ -25,6 +28,17 @@ class Prediction:
     answer: Any
     label: Any = None
     probabilities: list[float] | None = None
+
+    @property
+    def confidence(self) -> float | None:
+        """The probability of the label, for a classifier's answer."""
+        if self.probabilities is None:
+            return None
+        return float(self.probabilities[self.label])
+
+    def is_unsure(self, min_confidence: float) -> bool:
+        confidence = self.confidence
+        return confidence is not None and confidence < min_confidence
 
 
 def encode(batch: npt.NDArray[Any], content_type: str) -> bytes:

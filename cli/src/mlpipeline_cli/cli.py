@@ -28,8 +28,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ._aws import Clients, CliError, explain_aws_error
-from ._context import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_NOT_SUCCEEDED, PROG, Context
+from ._aws import Clients, CliError, UsageError
+from ._context import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_NOT_SUCCEEDED, EXIT_USAGE, PROG, Context
+from ._explain import explain_aws_error
 from ._parser import build_parser
 from .commands.run import run_input
 
@@ -37,6 +38,7 @@ __all__ = [
     "EXIT_ERROR",
     "EXIT_INTERRUPTED",
     "EXIT_NOT_SUCCEEDED",
+    "EXIT_USAGE",
     "PROG",
     "build_parser",
     "main",
@@ -47,8 +49,9 @@ __all__ = [
 def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None) -> int:
     """Run the command line; return the exit status. ``clients`` replaces the boto3 session."""
     args = build_parser().parse_args(argv)
+    context = Context(args, clients)
     try:
-        result: int = args.handler(Context(args, clients))
+        result: int = args.handler(context)
         return result
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -61,11 +64,19 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients | None = None) -
     except CliError as exc:
         if args.debug:
             raise
-        return _fail(str(exc))
+        return _fail(str(exc), EXIT_USAGE if isinstance(exc, UsageError) else EXIT_ERROR)
     except Exception as exc:
-        message = explain_aws_error(exc)
-        if message is None or args.debug:
+        if args.debug:
             raise
+        message = explain_aws_error(exc, context.target())
+        if message is None and isinstance(exc, OSError):
+            message = str(exc)  # a file or the system refused: its own words name it
+        if message is None:
+            # A fault of the tool itself: still one line, and the way to the traceback.
+            message = (
+                f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the "
+                "traceback, and report it)"
+            )
         return _fail(message)
 
 
@@ -77,9 +88,9 @@ def _silence_stdout() -> None:
         pass  # not a real file (a test's capture): nothing to flush at exit
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, status: int = EXIT_ERROR) -> int:
     print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
-    return EXIT_ERROR
+    return status
 
 
 if __name__ == "__main__":

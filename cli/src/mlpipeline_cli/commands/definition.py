@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .._aws import CliError
+from .._aws import CliError, UsageError
 from .._context import PROG, Context
 
 
@@ -41,7 +41,7 @@ def _definition(context: Context) -> tuple[dict[str, Any], str]:
             raise CliError(f"{path}: {exc}") from exc
         return definition, path.name.removesuffix(".template.json")
     if args.account:
-        raise CliError("--account sets the stand-in values of --template; give a template")
+        raise UsageError("--account sets the stand-in values of --template; give a template")
     arn = context.pipeline.state_machine_arn
     described = context.call("stepfunctions", "describe_state_machine", stateMachineArn=arn)
     definition = json.loads(described["definition"])

@@ -10,6 +10,7 @@ from .._context import Context, print_json, table
 from .._history import (
     UTC,
     as_datetime,
+    evaluation_of,
     execution_record,
     failing_state,
     format_duration,
@@ -62,17 +63,33 @@ def _list_row(record: dict[str, Any]) -> list[str]:
     ]
 
 
+#: Ended executions without an output, whose accuracy may still be in their history.
+_ENDED_WITHOUT_OUTPUT = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+
+
+def _record(context: Context, item: dict[str, Any]) -> dict[str, Any]:
+    """``list``'s record of an execution; for one that ended without an output (a model below
+    the threshold), the accuracy it was evaluated with, from its newest history events."""
+    if item.get("status") == "RUNNING":
+        return execution_record(item)
+    record = execution_record(_describe(context, str(item["executionArn"])))
+    if record["status"] in _ENDED_WITHOUT_OUTPUT and record["accuracy"] is None:
+        page = context.call(
+            "stepfunctions",
+            "get_execution_history",
+            executionArn=str(item["executionArn"]),
+            maxResults=1000,
+            reverseOrder=True,
+            includeExecutionData=True,
+        )
+        record.update(evaluation_of(page.get("events", [])))
+    return record
+
+
 def cmd_list(context: Context) -> int:
     args = context.args
     state_machine = context.pipeline.state_machine_arn
-    records = [
-        execution_record(
-            item
-            if item.get("status") == "RUNNING"
-            else _describe(context, str(item["executionArn"]))
-        )
-        for item in _executions(context, state_machine)
-    ]
+    records = [_record(context, item) for item in _executions(context, state_machine)]
     if args.json:
         print_json(records)
     elif not records:
@@ -109,12 +126,21 @@ def _describe_fields(record: dict[str, Any]) -> list[tuple[str, Any]]:
     ]
     if record["status"] == "SUCCEEDED":
         fields.append(("result", summarize_output(record["output"])))
+    elif record["accuracy"] is not None:
+        fields.append(("accuracy", _accuracy_text(record)))
     if record["failedState"]:
         fields.append(("failed in", record["failedState"]))
     if record["error"] or record["cause"]:
         fields.append(("error", record["error"] or "-"))
         fields.append(("cause", " ".join(str(record["cause"] or "-").split())))
     return fields
+
+
+def _accuracy_text(record: dict[str, Any]) -> str:
+    threshold = record.get("accuracyThreshold")
+    return f"{record['accuracy']:.4f}" + (
+        f" (threshold {threshold:.4f})" if isinstance(threshold, (int, float)) else ""
+    )
 
 
 def cmd_describe(context: Context) -> int:
@@ -125,8 +151,11 @@ def cmd_describe(context: Context) -> int:
     record["input"] = loads(detail.get("input"))
     record["output"] = loads(detail.get("output"))
     record["failedState"] = None
-    if detail.get("status") in ("FAILED", "TIMED_OUT", "ABORTED"):
-        record["failedState"] = failing_state(_full_history(context, execution_arn))
+    if detail.get("status") in _ENDED_WITHOUT_OUTPUT:
+        history = _full_history(context, execution_arn)
+        record["failedState"] = failing_state(history)
+        if record["accuracy"] is None:
+            record.update(evaluation_of(reversed(history)))
     if context.args.json:
         print_json(record)
         return 0

@@ -48,14 +48,38 @@ def cmd_predict(context: Context) -> int:
             f"endpoint {endpoint} answered without a label to compare with --labels: "
             f"{json.dumps(next(p.answer for p in predictions if p.label is None))[:120]}"
         )
+    minimum = args.min_confidence
     if args.json:
-        print_json(_document(endpoint, sources, predictions, truth))
+        print_json(_document(endpoint, sources, predictions, truth, minimum))
         return 0
-    print(table(_rows(sources, predictions, truth, all_probabilities=args.probabilities)))
+    rows = _rows(sources, predictions, truth, all_probabilities=args.probabilities)
+    print(table(_mark_unsure(rows, predictions, minimum)))
+    unsure = [p for p in predictions if p.is_unsure(minimum)]
+    if unsure:
+        print(_unsure_line(len(unsure), len(predictions), minimum))
     if truth:
         correct = _correct(predictions, truth)
         print(f"accuracy: {correct / len(truth):.2%} ({correct} of {len(truth)} correct)")
     return 0
+
+
+def _mark_unsure(rows: list[list[str]], predictions: list[Any], minimum: float) -> list[list[str]]:
+    """The PROBABILITY cells of unsure answers, marked LOW."""
+    if "PROBABILITY" not in rows[0]:
+        return rows
+    column = rows[0].index("PROBABILITY")
+    for row, prediction in zip(rows[1:], predictions, strict=True):
+        if prediction.is_unsure(minimum):
+            row[column] += " LOW"
+    return rows
+
+
+def _unsure_line(unsure: int, total: int, minimum: float) -> str:
+    which = "the answer is" if total == 1 else f"{unsure} of {total} answers are"
+    return (
+        f"unsure: {which} below --min-confidence {minimum:g} (marked LOW); the model sees no "
+        "clear class in such an input"
+    )
 
 
 def _correct(predictions: list[Any], truth: list[Any]) -> int:
@@ -63,7 +87,11 @@ def _correct(predictions: list[Any], truth: list[Any]) -> int:
 
 
 def _document(
-    endpoint: str, sources: list[str], predictions: list[Any], truth: list[Any] | None
+    endpoint: str,
+    sources: list[str],
+    predictions: list[Any],
+    truth: list[Any] | None,
+    minimum: float,
 ) -> dict[str, Any]:
     items = []
     for index, (source, prediction) in enumerate(zip(sources, predictions, strict=True)):
@@ -71,13 +99,18 @@ def _document(
         if prediction.probabilities is not None:
             item["label"] = prediction.label
             item["probabilities"] = prediction.probabilities
+            item["lowConfidence"] = prediction.is_unsure(minimum)
         else:
             item["prediction"] = prediction.answer
         if truth is not None:
             item["trueLabel"] = truth[index]
             item["correct"] = prediction.label == truth[index]
         items.append(item)
-    document: dict[str, Any] = {"endpointName": endpoint, "predictions": items}
+    document: dict[str, Any] = {
+        "endpointName": endpoint,
+        "minConfidence": minimum,
+        "predictions": items,
+    }
     if truth:
         correct = _correct(predictions, truth)
         document.update(accuracy=correct / len(truth), correct=correct, total=len(truth))

@@ -7,11 +7,13 @@ import json
 import sys
 from typing import Any
 
+from mlpipeline_cdk.contract import outputs
 from mlpipeline_cdk.contract import run_input as run_input_contract
 
-from .._aws import EXPECTED_ERRORS, CliError
+from .._aws import EXPECTED_ERRORS, CliError, UsageError, is_client_error
 from .._context import EXIT_INTERRUPTED, EXIT_NOT_SUCCEEDED, PROG, Context, print_json
 from .._history import as_datetime, iso
+from .._run_checks import data_uri_prefix
 
 
 def run_input(args: argparse.Namespace) -> dict[str, Any]:
@@ -21,7 +23,7 @@ def run_input(args: argparse.Namespace) -> dict[str, Any]:
         hyperparameters: dict[str, str] = {}
         for name, value in args.hyperparameters:
             if name in hyperparameters:
-                raise CliError(f"--hyperparameter {name} is given twice")
+                raise UsageError(f"--hyperparameter {name} is given twice")
             hyperparameters[name] = value
         document[run_input_contract.HYPERPARAMETERS] = hyperparameters
     for key, value in (
@@ -38,22 +40,45 @@ def run_input(args: argparse.Namespace) -> dict[str, Any]:
     # with the same words, before anything starts.
     problems = run_input_contract.check(document)
     if problems:
-        raise CliError("; ".join(problems))
+        raise UsageError("; ".join(problems))
     return document
+
+
+def _check_data_uri(context: Context, document: dict[str, Any]) -> None:
+    """Refuse a data URI outside the stack's data bucket and prefix before anything starts,
+    as the state machine would (with its message), so no failed run or notification is left."""
+    if run_input_contract.TRAINING_DATA_URI not in document:
+        return
+    try:
+        bucket = context.pipeline.output(outputs.DATA_BUCKET_NAME, "--state-machine-arn")
+        prefix = context.pipeline.output(outputs.DATA_PREFIX, "--state-machine-arn")
+    except Exception as exc:
+        # No stack names them (--state-machine-arn alone), or CloudFormation may not be read:
+        # the state machine still checks.
+        if isinstance(exc, CliError) or is_client_error(exc):
+            return
+        raise
+    problems = run_input_contract.check(
+        {run_input_contract.TRAINING_DATA_URI: document[run_input_contract.TRAINING_DATA_URI]},
+        data_uri_prefix=data_uri_prefix(bucket, prefix),
+    )
+    if problems:
+        raise UsageError(f"--data-uri: {'; '.join(problems)}")
 
 
 def cmd_run(context: Context) -> int:
     args = context.args
     document = run_input(args)
+    if args.name and not run_input_contract.is_valid_execution_name(args.name):
+        raise UsageError(EXPECTED_ERRORS["InvalidName", "name"].format(name=args.name))
     state_machine = context.pipeline.state_machine_arn
-    if args.dry_run:
-        print_json({"stateMachineArn": state_machine, "input": document})
-        return 0
+    _check_data_uri(context, document)
     request = {"stateMachineArn": state_machine, "input": json.dumps(document)}
     if args.name:
-        if not run_input_contract.is_valid_execution_name(args.name):
-            raise CliError(EXPECTED_ERRORS["InvalidName", "name"].format(name=args.name))
         request["name"] = args.name
+    if args.dry_run:
+        print_json({**request, "input": document})
+        return 0
     started = context.call("stepfunctions", "start_execution", **request)
     execution_arn = str(started["executionArn"])
     if args.wait:
@@ -106,15 +131,15 @@ def execution_arn_of(context: Context) -> str:
     """The execution named on the command line: an ARN, a name, or ``--latest``."""
     args = context.args
     if args.latest and args.execution:
-        raise CliError("name an execution or pass --latest, not both")
+        raise UsageError("name an execution or pass --latest, not both")
     if args.latest:
         return _latest(context)
     if not args.execution:
-        raise CliError("name an execution (its ARN or its name) or pass --latest")
+        raise UsageError("name an execution (its ARN or its name) or pass --latest")
     text = str(args.execution)
     if text.startswith("arn:"):
         if ":execution:" not in text:
-            raise CliError(f"{text} is not an execution ARN (arn:...:execution:MACHINE:NAME)")
+            raise UsageError(f"{text} is not an execution ARN (arn:...:execution:MACHINE:NAME)")
         context.clients.use_region_of(text)
         return text
     state_machine = context.pipeline.state_machine_arn
