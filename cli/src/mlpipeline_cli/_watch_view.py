@@ -236,7 +236,6 @@ class StepView:
 
     def _entered(self, steps: StepMap, event: WatchEvent) -> list[Line]:
         name, when = event.state, event.timestamp
-        caught, self._caught = self._caught, None
         if steps.is_failure_path(name):
             # The run fails in the step it is in; the end says why.
             self._failing = self._failing or when
@@ -247,8 +246,11 @@ class StepView:
         if new_step and step is not None and self._failing is None and step not in self._done:
             lines.extend(self._close(when, "done"))
             self._step = _Step(step, when)
+            self._caught = None
+        caught = self._caught
         if caught is not None and caught[0] == name:
             # Caught, and the state is tried again (a retry loop of the state machine's own).
+            self._caught = None
             lines.append(self._line(when, f"{humanize(name or '')} again after {caught[1]}"))
         action = steps.actions.get(name or "")
         if action == ("sagemaker", "createEndpoint"):
