@@ -22,6 +22,7 @@ from tests.cli.test_cli_watch import (
     EXECUTION,
     FAILURE_CAUSE,
     JOB,
+    MACHINE,
     SUCCESS_LINES,
     FakeClients,
     FakeSageMaker,
@@ -317,18 +318,42 @@ def test_a_hooks_own_task_is_a_step_of_its_own(
     ]
 
 
-def test_without_the_definition_every_state_is_shown(
+class Denied(FakeStepFunctions):
+    """A caller without states:DescribeStateMachineForExecution."""
+
+    def describe_state_machine_for_execution(self, executionArn: str) -> dict[str, Any]:  # noqa: N803
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},
+            "DescribeStateMachineForExecution",
+        )
+
+    def describe_state_machine(self, stateMachineArn: str) -> dict[str, Any]:  # noqa: N803
+        assert stateMachineArn == MACHINE
+        return {"stateMachineArn": MACHINE, "definition": json.dumps(self.definition)}
+
+
+def test_without_the_executions_definition_the_state_machines_is_read(
     utc_clock: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    class Denied(FakeStepFunctions):
-        def describe_state_machine_for_execution(self, executionArn: str) -> dict[str, Any]:  # noqa: N803
+    clients = FakeClients(
+        stepfunctions=Denied(successful_history().events), sagemaker=FakeSageMaker()
+    )
+    assert main(["watch", EXECUTION], clients=clients) == 0
+    assert capsys.readouterr() == ("\n".join(STEP_LINES) + "\n", "")
+
+
+def test_without_any_definition_every_state_is_shown(
+    utc_clock: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class DeniedBoth(Denied):
+        def describe_state_machine(self, stateMachineArn: str) -> dict[str, Any]:  # noqa: N803
             raise ClientError(
                 {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},
-                "DescribeStateMachineForExecution",
+                "DescribeStateMachine",
             )
 
     clients = FakeClients(
-        stepfunctions=Denied(successful_history().events), sagemaker=FakeSageMaker()
+        stepfunctions=DeniedBoth(successful_history().events), sagemaker=FakeSageMaker()
     )
     assert main(["watch", EXECUTION], clients=clients) == 0
     out, err = capsys.readouterr()

@@ -21,20 +21,30 @@ def read_steps(stepfunctions: Any, execution_arn: str) -> StepMap | None:
     DescribeStateMachineForExecution answers with the ``definition`` the execution was started
     with (https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeStateMachineForExecution.html;
     botocore/data/stepfunctions/2016-11-23/service-2.json, ``definition`` is required in its
-    output). When it cannot be read (e.g. no ``states:DescribeStateMachineForExecution``
-    permission), ``None``: every state is shown instead.
+    output). A caller without that permission but with ``states:DescribeStateMachine`` (what
+    ``MLPipeline.grant_start_execution`` grants) gets the state machine's current definition
+    from DescribeExecution's ``stateMachineArn`` and DescribeStateMachine. When neither can be
+    read, ``None``: every state is shown instead.
     """
     try:
         described = stepfunctions.describe_state_machine_for_execution(executionArn=execution_arn)
     except Exception as exc:
         if not is_client_error(exc):
             raise
-        print(
-            f"{PROG}: could not read the state machine's definition ({error_code(exc)}); "
-            "showing every state",
-            file=sys.stderr,
-        )
-        return None
+        try:
+            execution = stepfunctions.describe_execution(executionArn=execution_arn)
+            described = stepfunctions.describe_state_machine(
+                stateMachineArn=execution["stateMachineArn"]
+            )
+        except Exception as again:
+            if not is_client_error(again):
+                raise
+            print(
+                f"{PROG}: could not read the state machine's definition ({error_code(exc)}); "
+                "showing every state",
+                file=sys.stderr,
+            )
+            return None
     definition = loads(described.get("definition"))
     if not isinstance(definition, dict) or not isinstance(definition.get("States"), dict):
         return None
