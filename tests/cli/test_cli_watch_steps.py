@@ -313,7 +313,7 @@ def test_a_hooks_own_task_is_a_step_of_its_own(
         "10:00:03  check training data  done in 2.0s",
         f"10:00:03  train                training job {JOB}",
         "10:00:03  train                Starting - Launching requested ML instances",
-        "10:00:04  train                failed after 1.0s",
+        "10:00:04  train                stopped after 1.0s",
         "10:00:04  ABORTED after 4.0s in train",
     ]
 

@@ -271,10 +271,12 @@ class StepView:
 
     def _ended(self, event: WatchEvent) -> list[Line]:
         where = self._step.name if self._step else None
-        if event.details.get("status") == "SUCCEEDED":
+        status = event.details.get("status")
+        if status == "SUCCEEDED":
             lines = self._close(event.timestamp, "done")
         else:
-            lines = self._close(self._failing or event.timestamp, "failed")
+            how = "stopped" if status == "ABORTED" else "failed"
+            lines = self._close(self._failing or event.timestamp, how)
         return [*lines, Line(event.timestamp, final_line(event, where))]
 
     def status(self, now: datetime) -> str:
