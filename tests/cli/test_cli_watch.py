@@ -12,12 +12,14 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mlpipeline_cli._display import JsonDisplay, LineDisplay, TerminalDisplay
 from mlpipeline_cli._watch import ExecutionWatcher, WatchEvent
+from mlpipeline_cli.asl import render_definition
 from mlpipeline_cli.cli import EXIT_NOT_SUCCEEDED, main
 
 UTC = timezone.utc  # noqa: UP017 - the library supports Python 3.10
@@ -291,12 +293,33 @@ def failed_history() -> History:
     return h
 
 
-class FakeStepFunctions:
-    """GetExecutionHistory and DescribeExecution over a history that can grow between polls."""
+#: The app's state machine, as the CLI reads it back (the template of its snapshot, rendered).
+SNAPSHOT = (
+    Path(__file__).resolve().parents[1]
+    / "app/__snapshots__/test_snapshots/test_ml_pipeline_stack_snapshot.json"
+)
 
-    def __init__(self, events: list[dict[str, Any]]) -> None:
+
+def pipeline_definition() -> dict[str, Any]:
+    return render_definition(json.loads(SNAPSHOT.read_text()))
+
+
+class FakeStepFunctions:
+    """GetExecutionHistory, DescribeExecution and DescribeStateMachineForExecution over a history
+    that can grow between polls."""
+
+    def __init__(
+        self, events: list[dict[str, Any]], definition: dict[str, Any] | None = None
+    ) -> None:
         self.events = events
         self.history_calls: list[dict[str, Any]] = []
+        self.definition = definition if definition is not None else pipeline_definition()
+        self.definition_calls = 0
+
+    def describe_state_machine_for_execution(self, executionArn: str) -> dict[str, Any]:  # noqa: N803
+        assert executionArn == EXECUTION
+        self.definition_calls += 1
+        return {"stateMachineArn": MACHINE, "definition": json.dumps(self.definition)}
 
     def get_execution_history(self, **request: Any) -> dict[str, Any]:
         self.history_calls.append(request)
@@ -391,8 +414,8 @@ def test_watch_renders_a_finished_successful_execution(
     utc_clock: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sfn, sagemaker = FakeStepFunctions(successful_history().events), FakeSageMaker()
-    status = main(["watch", EXECUTION], clients=FakeClients(stepfunctions=sfn, sagemaker=sagemaker))
-    assert status == 0
+    clients = FakeClients(stepfunctions=sfn, sagemaker=sagemaker)
+    assert main(["watch", EXECUTION, "--verbose"], clients=clients) == 0
     assert capsys.readouterr().out.splitlines() == SUCCESS_LINES
     # All of it came from the history: the job's description is the training task's output.
     assert sagemaker.calls == []
@@ -406,7 +429,11 @@ def test_watch_of_a_finished_run_describes_the_job_once_when_the_history_lacks_i
     # boto3 gives datetimes where the history's JSON gives epoch milliseconds.
     sagemaker.jobs = [job_description("Completed", 5, metrics=True, dates=at)]
     assert (
-        main(["watch", EXECUTION], clients=FakeClients(stepfunctions=sfn, sagemaker=sagemaker)) == 0
+        main(
+            ["watch", EXECUTION, "--verbose"],
+            clients=FakeClients(stepfunctions=sfn, sagemaker=sagemaker),
+        )
+        == 0
     )
     assert capsys.readouterr().out.splitlines() == SUCCESS_LINES
     assert sagemaker.calls == [("describe_training_job", JOB)]
@@ -470,7 +497,8 @@ def test_watch_renders_a_failed_execution_with_the_failing_state_and_cause(
     utc_clock: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sfn, sagemaker = FakeStepFunctions(failed_history().events), FakeSageMaker()
-    status = main(["watch", EXECUTION], clients=FakeClients(stepfunctions=sfn, sagemaker=sagemaker))
+    clients = FakeClients(stepfunctions=sfn, sagemaker=sagemaker)
+    status = main(["watch", EXECUTION, "--verbose"], clients=clients)
     assert status == EXIT_NOT_SUCCEEDED
     lines = capsys.readouterr().out.splitlines()
     assert lines[:4] == [
@@ -525,7 +553,10 @@ def test_watch_latest_follows_the_newest_execution(
             return {"executions": [{"executionArn": EXECUTION, "status": "SUCCEEDED"}]}
 
     clients = FakeClients(stepfunctions=WithList(successful_history().events), sagemaker=None)
-    assert main(["--state-machine-arn", MACHINE, "watch", "--latest"], clients=clients) == 0
+    assert (
+        main(["--state-machine-arn", MACHINE, "watch", "--latest", "--verbose"], clients=clients)
+        == 0
+    )
     assert capsys.readouterr().out.splitlines()[-1] == SUCCESS_LINES[-1]
 
 

@@ -245,8 +245,9 @@ def _add_watch(command: Command) -> None:
     watch = command(
         "watch",
         "follow an execution live",
-        "Follow an execution: each state as it starts and ends, the training job's status and "
-        "metrics, the endpoint's status, until the execution ends.",
+        "Follow an execution until it ends: its steps (check input, train, evaluate, deploy, "
+        "wait for the endpoint) with their durations, the training job's status and metrics, "
+        "the endpoint's status; --verbose shows every state.",
     )
     _add_execution_argument(watch)
     _add_follow_options(watch)
@@ -387,6 +388,11 @@ def _add_follow_options(parser: argparse.ArgumentParser) -> None:
         default=5.0,
         metavar="SECONDS",
         help="poll this often (default: 5)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="every state as it starts and ends, instead of the run's steps",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
 

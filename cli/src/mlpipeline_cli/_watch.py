@@ -2,9 +2,10 @@
 
 :class:`ExecutionWatcher` turns GetExecutionHistory events (fetched newest first, only the ones
 not seen yet) and DescribeTrainingJob / DescribeEndpoint answers into :class:`WatchEvent` s,
-polling until the execution ends. Nothing here depends on a state's name except the default
-set of deployment states; the training job and the endpoint are found from the tasks the
-execution schedules:
+polling until the execution ends. Nothing here depends on a state's name: the states during
+which the endpoint is polled are given (``watch`` takes them from the definition, see
+:mod:`._watch_steps`; :data:`ENDPOINT_STATES` are the pipeline's, for when it cannot be read);
+the training job and the endpoint are found from the tasks the execution schedules:
 
 - a ``sagemaker:createTrainingJob`` task's ``TaskScheduled`` event carries the resolved
   ``TrainingJobName`` in its parameters (``TaskSubmitted`` carries its ARN); the task's result
@@ -34,7 +35,8 @@ from ._watch_events import ExecutionResult, WatchEvent, utcnow
 
 __all__ = ["ENDPOINT_STATES", "ExecutionResult", "ExecutionWatcher", "WatchEvent", "utcnow"]
 
-#: States of the pipeline's deployment fragment; while one runs, the endpoint is polled.
+#: States of the pipeline's deployment fragment; while one runs, the endpoint is polled. Used
+#: when the definition cannot be read.
 ENDPOINT_STATES: Final = frozenset(
     {
         "FindEndpoint",
@@ -77,7 +79,8 @@ class ExecutionWatcher:
     terminal display redraws while it waits). ``endpoint_name`` is used while a deployment state
     runs whose task parameters did not name the endpoint. A finished execution is rendered from
     its history alone, plus at most one DescribeTrainingJob when the history does not hold the
-    job's description.
+    job's description. ``endpoint_states`` may be a function giving them, called on the first
+    state entered.
     """
 
     def __init__(
@@ -88,7 +91,7 @@ class ExecutionWatcher:
         *,
         interval: float = 5.0,
         endpoint_name: str | None = None,
-        endpoint_states: frozenset[str] = ENDPOINT_STATES,
+        endpoint_states: frozenset[str] | Callable[[], frozenset[str]] = ENDPOINT_STATES,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = utcnow,
         page_size: int = 100,
@@ -99,7 +102,8 @@ class ExecutionWatcher:
         self.execution_arn = execution_arn
         self._interval = interval
         self._fallback_endpoint = endpoint_name
-        self._endpoint_states = endpoint_states
+        self._endpoint_states_given = endpoint_states
+        self._endpoint_states: frozenset[str] | None = None
         self._sleep = sleep
         self._clock = clock
         self._page_size = page_size
@@ -204,6 +208,9 @@ class ExecutionWatcher:
     ) -> WatchEvent:
         name = str(details.get("name"))
         self._active.append((name, when))
+        if self._endpoint_states is None:
+            given = self._endpoint_states_given
+            self._endpoint_states = given if isinstance(given, frozenset) else given()
         if name in self._endpoint_states:
             self._endpoint_active = True
         return WatchEvent(

@@ -11,7 +11,7 @@ from mlpipeline_cdk.contract import outputs
 from mlpipeline_cdk.contract import run_input as run_input_contract
 
 from .._aws import EXPECTED_ERRORS, CliError, UsageError, is_client_error
-from .._context import EXIT_INTERRUPTED, EXIT_NOT_SUCCEEDED, PROG, Context, print_json
+from .._context import PROG, Context, print_json
 from .._history import as_datetime, iso
 from .._run_checks import data_uri_prefix
 
@@ -103,28 +103,9 @@ def cmd_watch(context: Context) -> int:
 
 def follow(context: Context, execution_arn: str) -> int:
     """Show an execution's events until it ends; the exit status says whether it succeeded."""
-    from .._display import display_for
-    from .._watch import ExecutionWatcher
+    from .._watch_follow import follow as follow_execution
 
-    args = context.args
-    display = display_for(sys.stdout, json_lines=args.json)
-    watcher = ExecutionWatcher(
-        context.client("stepfunctions"),
-        lambda: context.client("sagemaker"),
-        execution_arn,
-        interval=args.interval,
-        sleep=display.wait,
-    )
-    try:
-        for event in watcher.events():
-            display.show(event)
-    except KeyboardInterrupt:
-        display.close()
-        print(f"{PROG}: stopped watching; the execution goes on: {execution_arn}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    display.close()
-    result = watcher.result
-    return 0 if result is not None and result.succeeded else EXIT_NOT_SUCCEEDED
+    return follow_execution(context, execution_arn)
 
 
 def execution_arn_of(context: Context) -> str:
