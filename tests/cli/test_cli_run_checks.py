@@ -16,6 +16,7 @@ from moto import mock_aws
 
 from mlpipeline_cdk.contract import run_input as contract
 from mlpipeline_cli._aws import AwsClients
+from mlpipeline_cli._run_checks import check_run_value
 from mlpipeline_cli.cli import main
 
 REGION = "us-east-1"
@@ -134,10 +135,12 @@ def test_run_values_are_refused_with_the_state_machines_message(
 def test_the_allowed_instance_types_are_the_ones_sagemaker_trains_on(
     clients: AwsClients, machine: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mlpipeline_cli._run_checks import training_instance_types
-
     model = botocore.session.get_session().get_service_model("sagemaker")
-    assert training_instance_types() == frozenset(model.shape_for("TrainingInstanceType").enum)
+    offered = model.shape_for("TrainingInstanceType").enum
+    assert all(check_run_value(contract.TRAINING_INSTANCE_TYPE, t) is None for t in offered)
+    assert check_run_value(contract.TRAINING_INSTANCE_TYPE, "ml.t2.medium") == (
+        contract.BY_NAME[contract.TRAINING_INSTANCE_TYPE].message
+    )
     assert main(["run", "--instance-type", "ml.g5.xlarge", "--dry-run"], clients=clients) == 0
     assert json.loads(capsys.readouterr().out)["input"] == {
         contract.TRAINING_INSTANCE_TYPE: "ml.g5.xlarge"
