@@ -41,3 +41,13 @@ def test_the_users_node_options_are_kept(tmp_path: Path) -> None:
 
     assert env["NODE_OPTIONS"] == "--max-old-space-size=4096 --no-deprecation"
     assert again["NODE_OPTIONS"] == env["NODE_OPTIONS"]
+
+
+def test_the_aws_sdks_node_version_warning_is_off(tmp_path: Path) -> None:
+    """The CLI's AWS SDK for JavaScript v3 otherwise warns, on Node 20, that its later releases
+    need Node 22 (``(node:...) Warning: NodeVersionSupportWarning: ...``)."""
+    emulator = Emulator(port=4567, pid=1, log_path=tmp_path / "emulator.log")
+
+    env = cdk_environment(emulator, {"PATH": ""})
+
+    assert env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] == "true"
