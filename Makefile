@@ -73,7 +73,7 @@ deploy-local: setup
 
 # The README's main command: deploy into the emulator, train for real, deploy, predict.
 demo: setup
-	$(BIN)/python scripts/demo.py
+	@$(BIN)/python scripts/demo.py
 
 destroy-local: setup
 	status=0; $(BIN)/mlpipeline-emulator destroy MLPipelineStack || status=$$?; \
