@@ -69,7 +69,7 @@ clean:
 # no AWS account. deploy-local leaves the emulator running; destroy-local deletes the stack
 # (as `cdk destroy` would) and stops it, also when the deletion fails. See emulator/README.md.
 deploy-local: setup
-	$(BIN)/python scripts/demo.py --deploy-only
+	@$(BIN)/python scripts/demo.py --deploy-only
 
 # The README's main command: deploy into the emulator, train for real, deploy, predict.
 demo: setup

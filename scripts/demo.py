@@ -86,12 +86,16 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def _deploy(emulator: local.Emulator) -> None:
+def _deploy(emulator: local.Emulator) -> str:
     """cdk synth, bootstrap and deploy, quietly: the CDK CLI's output is shown only when it
-    fails (in the :class:`~mlpipeline_emulator.EmulatorError`)."""
+    fails (in the :class:`~mlpipeline_emulator.EmulatorError`). Returns what happened to the
+    stack."""
     local.synth(emulator, app_dir=ROOT, capture=True)
     local.bootstrap(emulator, app_dir=ROOT, capture=True)
-    local.deploy(emulator, [STACK_NAME], app_dir=ROOT, capture=True)
+    deployed = local.deploy(emulator, [STACK_NAME], app_dir=ROOT, capture=True)
+    # What the CLI prints for a stack whose template and assets did not change.
+    unchanged = "(no changes)" in deployed.stdout + deployed.stderr
+    return "unchanged" if unchanged else "deployed by the CDK CLI"
 
 
 def _upload(emulator: local.Emulator) -> None:
@@ -141,9 +145,9 @@ def run_demo(*, epochs: int, keep: bool, deploy_only: bool = False) -> dict[str,
     _stage("Emulator", f"{verb} on {emulator.endpoint_url}", timings["emulator"])
     try:
         begin = time.monotonic()
-        _deploy(emulator)
+        outcome = _deploy(emulator)
         timings["deploy"] = time.monotonic() - begin
-        _stage("Stack", f"{STACK_NAME} deployed by the CDK CLI", timings["deploy"])
+        _stage("Stack", f"{STACK_NAME} {outcome}", timings["deploy"])
 
         begin = time.monotonic()
         _upload(emulator)
