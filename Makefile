@@ -71,11 +71,11 @@ clean:
 # no AWS account. deploy-local leaves the emulator running; destroy-local deletes the stack
 # (as `cdk destroy` would) and stops it, also when the deletion fails. See emulator/README.md.
 deploy-local: setup
-	$(BIN)/python scripts/demo.py --deploy-only
+	@$(BIN)/python scripts/demo.py --deploy-only
 
 # The README's main command: deploy into the emulator, train for real, deploy, predict.
 demo: setup
-	$(BIN)/python scripts/demo.py
+	@$(BIN)/python scripts/demo.py
 
 destroy-local: setup
 	status=0; $(BIN)/mlpipeline-emulator destroy MLPipelineStack || status=$$?; \

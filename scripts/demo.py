@@ -38,15 +38,24 @@ ROOT = Path(__file__).resolve().parent.parent
 STACK_NAME = "MLPipelineStack"
 STATE_DIR = ROOT / ".local"
 DATA_DIR = STATE_DIR / "demo-data"
+#: What ``make deploy-local`` prints to do next, pasted into a shell in this folder. The README's
+#: "Local deployment" and "Operating" examples run the same commands (a test keeps them equal).
+NEXT_STEPS = (
+    'eval "$(.venv/bin/mlpipeline-emulator env)"',
+    ".venv/bin/mlpipeline run --hyperparameter epochs=4 --threshold 0.9 --wait",
+)
+#: The width of a stage's name in the demo's lines.
+_LABEL = 12
 
 
-def _step(title: str) -> float:
-    print(f"\n==> {title}", flush=True)
-    return time.monotonic()
+def _stage(label: str, text: str, seconds: float) -> None:
+    """One line of the story: the stage, what happened, how long it took."""
+    print(f"{label:<{_LABEL}}{text}  ({seconds:.1f} s)", flush=True)
 
 
 def _mlpipeline(emulator: local.Emulator, *args: str, capture: bool = False) -> str:
-    """Run the project's own command line tool against the emulator."""
+    """Run the project's own command line tool against the emulator; with ``capture`` its
+    output is collected (and shown only when it fails)."""
     command = [
         str(Path(sys.executable).parent / "mlpipeline"),
         "--endpoint-url",
@@ -60,15 +69,66 @@ def _mlpipeline(emulator: local.Emulator, *args: str, capture: bool = False) -> 
         command,
         cwd=ROOT,
         env=env,
-        check=True,
+        check=False,
         text=True,
         stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.PIPE if capture else None,
     )
+    if result.returncode != 0:
+        if capture:
+            sys.stdout.write(result.stdout)
+            sys.stderr.write(result.stderr)
+        raise subprocess.CalledProcessError(result.returncode, command)
     return result.stdout or ""
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _deploy(emulator: local.Emulator) -> str:
+    """cdk synth, bootstrap and deploy, quietly: the CDK CLI's output is shown only when it
+    fails (in the :class:`~mlpipeline_emulator.EmulatorError`). Returns what happened to the
+    stack."""
+    local.synth(emulator, app_dir=ROOT, capture=True)
+    local.bootstrap(emulator, app_dir=ROOT, capture=True)
+    deployed = local.deploy(emulator, [STACK_NAME], app_dir=ROOT, capture=True)
+    # What the CLI prints for a stack whose template and assets did not change.
+    unchanged = "(no changes)" in deployed.stdout + deployed.stderr
+    return "unchanged" if unchanged else "deployed by the CDK CLI"
+
+
+def _upload(emulator: local.Emulator) -> None:
+    """The sample digits (written once) to the data bucket."""
+    if not (DATA_DIR / "t10k-labels-idx1-ubyte.gz").exists():
+        write_dataset(DATA_DIR)
+    _mlpipeline(emulator, "upload-data", str(DATA_DIR), capture=True)
+
+
+def _predict(emulator: local.Emulator) -> dict[str, float]:
+    report = json.loads(
+        _mlpipeline(
+            emulator,
+            "predict",
+            "--reader",
+            "scripts.mnist_data:read_idx",
+            str(DATA_DIR / "t10k-images-idx3-ubyte.gz"),
+            "--labels",
+            str(DATA_DIR / "t10k-labels-idx1-ubyte.gz"),
+            "--json",
+            capture=True,
+        )
+    )
+    return {"accuracy": float(report["accuracy"]), "total": float(report["total"])}
+
+
+def _print_next_steps(emulator: local.Emulator) -> None:
+    print(f"\n{STACK_NAME} outputs:")
+    for key, value in local.stack_outputs(emulator, STACK_NAME).items():
+        print(f"  {key:<20} {value}")
+    print("\nRun the pipeline from this folder:")
+    for line in NEXT_STEPS:
+        print(f"  {line}")
 
 
 def run_demo(*, epochs: int, keep: bool, deploy_only: bool = False) -> dict[str, float]:
@@ -78,58 +138,45 @@ def run_demo(*, epochs: int, keep: bool, deploy_only: bool = False) -> dict[str,
     timings: dict[str, float] = {}
     # Training logs and model files of the emulated jobs and endpoints, kept for a look.
     os.environ.setdefault("MLPIPELINE_LOCAL_WORKDIR", str(STATE_DIR / "runtime"))
-    begin = _step("Local AWS emulator")
+    begin = time.monotonic()
     emulator, started = local.ensure_emulator()
-    print(f"{'Started' if started else 'Reusing'} the emulator on {emulator.endpoint_url}")
     timings["emulator"] = time.monotonic() - begin
+    verb = "started" if started else "reused"
+    _stage("Emulator", f"{verb} on {emulator.endpoint_url}", timings["emulator"])
     try:
-        begin = _step("cdk synth, bootstrap and deploy into the emulator")
-        local.synth(emulator, app_dir=ROOT)
-        local.bootstrap(emulator, app_dir=ROOT)
-        local.deploy(emulator, [STACK_NAME], app_dir=ROOT)
+        begin = time.monotonic()
+        outcome = _deploy(emulator)
         timings["deploy"] = time.monotonic() - begin
+        _stage("Stack", f"{STACK_NAME} {outcome}", timings["deploy"])
 
-        begin = _step("Sample digits to the data bucket")
-        if not (DATA_DIR / "t10k-labels-idx1-ubyte.gz").exists():
-            write_dataset(DATA_DIR)
-        _mlpipeline(emulator, "upload-data", str(DATA_DIR))
+        begin = time.monotonic()
+        _upload(emulator)
         timings["data"] = time.monotonic() - begin
+        _stage("Data", f"sample digits ({DATA_DIR.relative_to(ROOT)}) uploaded", timings["data"])
         if deploy_only:
-            print(f"\n{STACK_NAME} outputs:")
-            for key, value in local.stack_outputs(emulator, STACK_NAME).items():
-                print(f"  {key:<20} {value}")
-            print(
-                f"\nRun the pipeline: .venv/bin/mlpipeline --endpoint-url {emulator.endpoint_url} "
-                "run --wait"
-            )
+            _print_next_steps(emulator)
             return timings
 
-        begin = _step(f"A training run ({epochs} epochs, two hosts) through the state machine")
+        print(f"{'Run':<{_LABEL}}{epochs} epochs on two hosts, then the endpoint:", flush=True)
+        begin = time.monotonic()
         _mlpipeline(emulator, "run", "--hyperparameter", f"epochs={epochs}", "--wait")
         timings["run"] = time.monotonic() - begin
+        _stage("", "run succeeded", timings["run"])
 
-        begin = _step("Test digits the model did not train on, sent to the endpoint")
-        report = json.loads(
-            _mlpipeline(
-                emulator,
-                "predict",
-                "--reader",
-                "scripts.mnist_data:read_idx",
-                str(DATA_DIR / "t10k-images-idx3-ubyte.gz"),
-                "--labels",
-                str(DATA_DIR / "t10k-labels-idx1-ubyte.gz"),
-                "--json",
-                capture=True,
-            )
-        )
+        begin = time.monotonic()
+        report = _predict(emulator)
         timings["predict"] = time.monotonic() - begin
-        accuracy = float(report["accuracy"])
-        print(f"Accuracy on {report['total']} unseen digits: {accuracy:.1%}")
-        timings["accuracy"] = accuracy
+        timings["accuracy"] = report["accuracy"]
+        _stage(
+            "Predict",
+            f"accuracy {report['accuracy']:.1%} on {report['total']:,.0f} digits the model "
+            "never saw",
+            timings["predict"],
+        )
     finally:
         if started and not keep:
             emulator.stop()
-            print(f"\nStopped the emulator on {emulator.endpoint_url}.")
+            print(f"{'Emulator':<{_LABEL}}stopped")
         else:
             print(f"\nThe emulator keeps running on {emulator.endpoint_url}; `make destroy-local`")
             print("deletes the stack and stops it.")
@@ -152,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signum, _interrupt)
     started = time.monotonic()
     try:
-        timings = run_demo(epochs=args.epochs, keep=args.keep, deploy_only=args.deploy_only)
+        run_demo(epochs=args.epochs, keep=args.keep, deploy_only=args.deploy_only)
     except subprocess.CalledProcessError as error:
         print(f"demo: error: {' '.join(error.cmd[:1] + error.cmd[5:])} failed", file=sys.stderr)
         return 1
@@ -162,8 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("demo: interrupted", file=sys.stderr)
         return 130
-    steps = ", ".join(f"{k} {v:.0f} s" for k, v in timings.items() if k != "accuracy")
-    print(f"\nDemo done in {time.monotonic() - started:.0f} s ({steps}).")
+    print(f"Done in {time.monotonic() - started:.0f} s.")
     return 0
 
 

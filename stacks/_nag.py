@@ -10,7 +10,7 @@ from constructs import IConstruct
 
 from mlpipeline_cdk.nag import acknowledge, default_policy
 
-__all__ = ["acknowledge", "default_policy", "ref"]
+__all__ = ["acknowledge", "default_policy", "partition", "ref"]
 
 
 def ref(resource: IConstruct, attribute: str | None = None) -> str:
@@ -20,3 +20,12 @@ def ref(resource: IConstruct, attribute: str | None = None) -> str:
     assert isinstance(cfn, cdk.CfnElement), resource.node.path
     logical_id = stack.resolve(stack.get_logical_id(cfn))
     return f"<{logical_id}.{attribute}>" if attribute else f"<{logical_id}>"
+
+
+def partition(scope: IConstruct) -> str:
+    """The partition of ``scope``'s stack the way cdk-nag names it in a finding: the literal
+    (``aws``) where aws-cdk-lib writes one (the ``@aws-cdk/core:enablePartitionLiterals`` flag,
+    in a stack whose region is known), else ``<AWS::Partition>``."""
+    stack = cdk.Stack.of(scope)
+    value = stack.resolve(stack.partition)
+    return value if isinstance(value, str) else f"<{value['Ref']}>"

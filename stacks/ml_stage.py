@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks._nag import acknowledge, default_policy, ref
+from stacks._nag import acknowledge, default_policy, partition, ref
 from stacks.ml_pipeline_stack import MLPipelineStack
 
 #: Construct id (and, prefixed with the stage name, stack name) of the stack in every stage.
@@ -96,7 +96,7 @@ class MLStage(cdk.Stage):
         )
         acknowledge(
             default_policy(role),
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:"
+            f"AwsSolutions-IAM5[Resource::arn:{partition(stack)}:states:"
             f"{stack.region}:{stack.account}:execution:{ref(state_machine, 'Name')}:*]",
             "Execution names are chosen per run by the smoke test; the statement allows only "
             "DescribeExecution, on executions of this one state machine",

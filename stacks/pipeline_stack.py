@@ -20,7 +20,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlpipeline_cdk import defaults
-from stacks._nag import acknowledge, default_policy, ref
+from stacks._nag import acknowledge, default_policy, partition, ref
 from stacks.ml_stage import MLStage, smoke_test_role_name
 from stacks.pipeline_settings import PipelineSettings, StageSettings
 
@@ -295,6 +295,7 @@ class PipelineStack(cdk.Stack):
         it concerns. The artifact bucket (access logs, KMS, TLS) and the key (rotation) are ours
         and have no findings."""
         pipeline = self.pipeline.pipeline
+        aws = partition(self)
         bucket_objects = f"Resource::{ref(self.artifacts_bucket, 'Arn')}/*"
         read = {
             "Action::s3:GetObject*": "Reads pipeline artifacts (GetObject, GetObjectVersion, ...) "
@@ -320,7 +321,7 @@ class PipelineStack(cdk.Stack):
         }
 
         def project(project: codebuild.IProject) -> dict[str, str]:
-            prefix = f"arn:<AWS::Partition>:{{}}:{self.region}:{self.account}"
+            prefix = f"arn:{aws}:{{}}:{self.region}:{self.account}"
             return {
                 f"Resource::{prefix.format('logs')}:log-group:/aws/codebuild/{ref(project)}:*": (
                     "CodeBuild writes one log stream per build into this project's own log "
@@ -353,7 +354,7 @@ class PipelineStack(cdk.Stack):
         for region, support in sorted(pipeline.cross_region_support.items()):
             replication_bucket = support.replication_bucket
             bucket_name = self.resolve(replication_bucket.bucket_name)
-            pipeline_role_findings[f"Resource::arn:<AWS::Partition>:s3:::{bucket_name}/*"] = (
+            pipeline_role_findings[f"Resource::arn:{aws}:s3:::{bucket_name}/*"] = (
                 f"Artifact keys in the {region} replication bucket are chosen by CodePipeline "
                 "per execution; limited to that one bucket's objects"
             )
@@ -385,11 +386,11 @@ class PipelineStack(cdk.Stack):
             },
             asset_role: {
                 **read,
-                "Resource::arn:<AWS::Partition>:logs:"
+                f"Resource::arn:{aws}:logs:"
                 f"{self.region}:{self.account}:log-group:/aws/codebuild/*": "One role serves "
                 "every asset-publishing project CDK Pipelines generates; limited to CodeBuild "
                 "log groups of this account and region",
-                "Resource::arn:<AWS::Partition>:codebuild:"
+                f"Resource::arn:{aws}:codebuild:"
                 f"{self.region}:{self.account}:report-group/*": "One role serves every "
                 "asset-publishing project CDK Pipelines generates; limited to CodeBuild report "
                 "groups of this account and region",

@@ -42,6 +42,14 @@ _PATCHES: Final = (
     _Patch(SageMakerResponse, "stop_training_job", lambda _: training.respond_stop_training_job),
     _Patch(SageMakerResponse, "update_endpoint", lambda _: endpoints.respond_update_endpoint),
     _Patch(SageMakerRuntimeResponse, "invoke_endpoint", endpoints.wrap_invoke_endpoint),
+    # InvokeEndpoint's Body is a blob, "in the format specified in the ContentType request
+    # header. Amazon SageMaker AI passes all of the data in the body to the model" (botocore
+    # data/sagemaker-runtime/2017-05-13/service-2.json.gz, InvokeEndpointInput.Body, shape
+    # BodyBlob; docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html).
+    # moto decodes every request body as UTF-8 unless the response class keeps it raw
+    # (moto/core/responses.py, BaseResponse.use_raw_body), which answered an application/x-npy
+    # body with a 500.
+    _Patch(SageMakerRuntimeResponse, "use_raw_body", lambda _: True),
 )
 _originals: dict[tuple[type, str], Any] = {}
 

@@ -49,14 +49,19 @@ def cdk_environment(emulator: Emulator, base: Mapping[str, str] | None = None) -
     """The environment that points the CDK CLI (AWS SDK for JavaScript v3) at the emulator:
     ``AWS_ENDPOINT_URL`` for every service (S3 included: on an IP address the SDK addresses
     buckets path-style), dummy credentials, the region; no profile, config file or instance
-    metadata that could send it elsewhere. Outside a virtual environment, this interpreter's
-    folder comes first on ``PATH``, so that an app run as ``python3 app.py`` finds the packages
-    installed beside the emulator."""
+    metadata that could send it elsewhere; Node's deprecation and Node-version warnings off.
+    Outside a virtual environment, this interpreter's folder comes first on ``PATH``, so that an
+    app run as ``python3 app.py`` finds the packages installed beside the emulator."""
     env = dict(os.environ if base is None else base)
     for name in list(env):
         if name.startswith(("AWS_ENDPOINT_URL_", "CDK_DEPLOY_")) or name in _REMOVED_VARIABLES:
             del env[name]
     state_dir = emulator.log_path.parent
+    # Node's deprecation warnings (of the CLI's and jsii's dependencies) say nothing to a user of
+    # the CLI; --no-deprecation silences them (https://nodejs.org/api/cli.html#--no-deprecation).
+    node_options = env.get("NODE_OPTIONS", "").split()
+    if "--no-deprecation" not in node_options:
+        env["NODE_OPTIONS"] = " ".join([*node_options, "--no-deprecation"])
     if "VIRTUAL_ENV" not in env:
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.update(
@@ -66,6 +71,10 @@ def cdk_environment(emulator: Emulator, base: Mapping[str, str] | None = None) -
         AWS_EC2_METADATA_DISABLED="true",
         CDK_DISABLE_CLI_TELEMETRY="true",
         JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
+        # The AWS SDK for JavaScript v3 in the CLI warns that its later releases need Node 22
+        # (NodeVersionSupportWarning) unless this is "true": @aws-sdk/core's
+        # submodules/client/emitWarningIfUnsupportedVersion.js, bundled in aws-cdk's lib/index.js.
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED="true",
     )
     return env
 
