@@ -216,7 +216,14 @@ def grant_start_execution(pipeline: MLPipeline, grantee: iam.IGrantable) -> iam.
         grantee,
         lambda: iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=["states:DescribeExecution", "states:GetExecutionHistory"],
+            # DescribeStateMachineForExecution: the definition a run started with, which
+            # `mlpipeline watch` reads to show its steps. Its resource type is the execution
+            # (Service Authorization Reference, "Actions defined by AWS Step Functions").
+            actions=[
+                "states:DescribeExecution",
+                "states:DescribeStateMachineForExecution",
+                "states:GetExecutionHistory",
+            ],
             resource_arns=[executions],
         ),
         "Executions of the pipeline's state machine are named at start; the wildcard covers "
