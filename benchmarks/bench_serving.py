@@ -14,7 +14,6 @@ Run: ``.venv/bin/python -m benchmarks.bench_serving [--rounds 5] [--seconds 1] [
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
 import json
 import statistics
@@ -30,25 +29,10 @@ import numpy as np
 import torch
 
 from scripts.mnist_data import load_sample_digits
+from scripts.training_script import load_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "training_code" / "mnist.py"
 TARGETS = {"application/json": 0.45, "application/x-npy": 0.9}
 BATCHES = (1, 100)
-
-
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("mnist", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["mnist"] = module
-    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-    sys.path.insert(0, str(SCRIPT.parent))  # as the serving toolkit puts code/ on the path
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-        sys.dont_write_bytecode = writes_bytecode
-    return module
 
 
 def body(images: np.ndarray, content_type: str) -> str | bytes:

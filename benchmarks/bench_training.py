@@ -14,7 +14,6 @@ Prints its figures; it is not a test.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
 import logging
 import statistics
@@ -29,27 +28,10 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - PyTorch's own idiom, as in the script
 
 from scripts.mnist_data import load_sample_digits, split_digits, write_splits
+from scripts.training_script import load_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "training_code" / "mnist.py"
 THROUGHPUT_TARGET = 0.8
 ACCURACY_TARGET = 0.95
-
-
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("mnist", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["mnist"] = module
-    # No __pycache__ in training_code/: everything there is packaged into the job's source.
-    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-    # Its folder on sys.path, as SageMaker's toolkits put it, so that it imports its modules.
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-        sys.dont_write_bytecode = writes_bytecode
-    return module
 
 
 def bare_epoch(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +24,7 @@ from PIL import Image
 from mlpipeline_cli.cli import main
 from scripts.digit_images import digit_from_picture
 from scripts.mnist_data import write_idx
+from scripts.training_script import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT = "mnist-endpoint"
@@ -33,11 +33,6 @@ READER = ["--reader", "scripts.digit_images:read_digits"]
 
 @pytest.fixture(scope="module")
 def serving() -> Iterator[ModuleType]:
-    sys.path.insert(0, str(ROOT / "tests" / "app" / "training"))
-    try:
-        from helpers import load_script  # tests/app/training/helpers.py
-    finally:
-        sys.path.pop(0)
     yield load_script("mnist_serving_for_cli_tests")
 
 

@@ -21,13 +21,13 @@ from scripts.mnist_data import (
     split_digits,
     write_splits,
 )
+from scripts.training_script import load_script
 
 from .helpers import (
     ONE_EPOCH_ARGS,
     TEST_SAMPLES,
     TRAIN_SAMPLES,
     Run,
-    load_script,
     run_script,
     run_two_hosts,
     with_epochs,

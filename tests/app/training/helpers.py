@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 import subprocess
@@ -10,10 +9,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+
+from scripts.training_script import SCRIPT
 
 ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "training_code" / "mnist.py"
 #: The entry point and the modules it imports: every file training copies to the model's code/.
 SCRIPT_FILES = tuple(sorted(path.name for path in SCRIPT.parent.glob("*.py")))
 TRAIN_SAMPLES = 960
@@ -25,24 +24,6 @@ ONE_EPOCH_ARGS: tuple[str, ...] = (
     *("--lr", "0.002", "--momentum", "0.9", "--seed", "3"),
     *("--log-interval", "5", "--backend", "gloo"),
 )
-
-
-def load_script(name: str = "mnist") -> ModuleType:
-    """Import the script as the serving container does: as a plain module from its folder, with
-    that folder on ``sys.path`` so that it imports the modules beside it."""
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up in sys.modules
-    # No __pycache__ in training_code/: everything there is packaged into the job's source.
-    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-        sys.dont_write_bytecode = writes_bytecode
-    return module
 
 
 def with_epochs(args: Sequence[str], epochs: int) -> list[str]:
