@@ -112,24 +112,20 @@ def _type_error(shape: Any, value: Any, path: str) -> RefusedRequestError | None
     )
 
 
+def _bound_constraints(shape: Any, measured: float, what: str) -> list[str]:
+    """The shape's ``min``/``max`` broken by ``measured``: a ``length`` (strings, lists, maps,
+    blobs) or a ``value`` (numbers), worded as SageMaker words each."""
+    found = []
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    if low is not None and measured < low:
+        found.append(f"Member must have {what} greater than or equal to {low}")
+    if high is not None and measured > high:
+        found.append(f"Member must have {what} less than or equal to {high}")
+    return found
+
+
 def _size_constraints(shape: Any, size: int) -> list[str]:
-    found = []
-    low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and size < low:
-        found.append(f"Member must have length greater than or equal to {low}")
-    if high is not None and size > high:
-        found.append(f"Member must have length less than or equal to {high}")
-    return found
-
-
-def _value_constraints(shape: Any, value: float) -> list[str]:
-    found = []
-    low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and value < low:
-        found.append(f"Member must have value greater than or equal to {low}")
-    if high is not None and value > high:
-        found.append(f"Member must have value less than or equal to {high}")
-    return found
+    return _bound_constraints(shape, size, "length")
 
 
 def _string_constraints(shape: Any, value: str) -> list[str]:
@@ -170,7 +166,7 @@ class _Walk:
         elif kind == "blob":
             self.add(shape, path, value, _size_constraints(shape, len(value)))
         elif kind in ("integer", "long", "float", "double"):
-            self.add(shape, path, value, _value_constraints(shape, value))
+            self.add(shape, path, value, _bound_constraints(shape, value, "value"))
 
     def structure(self, shape: Any, value: Mapping[str, Any], path: str) -> None:
         required = set(shape.required_members)
