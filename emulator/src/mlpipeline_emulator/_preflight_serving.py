@@ -20,10 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from ._process_serving import _call, _import_user_module
+from ._process_serving import UTF8_TYPES, _call, _import_user_module
 
-#: sagemaker_inference.content_types.UTF8_TYPES: bodies of these types reach input_fn as text.
-UTF8_TYPES: Final = frozenset({"application/json", "text/csv"})
 HANDLERS: Final = ("input_fn", "predict_fn", "output_fn")
 
 

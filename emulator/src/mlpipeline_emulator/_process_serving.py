@@ -33,7 +33,7 @@ from .runtime import (
 )
 
 #: sagemaker_inference.content_types: request bodies of these types reach input_fn as text.
-_UTF8_TYPES: Final = frozenset({"application/json", "text/csv"})
+UTF8_TYPES: Final = frozenset({"application/json", "text/csv"})
 _ANY: Final = "*/*"
 _DEFAULT_ACCEPT: Final = "application/json"
 _CONTAINER_MODEL_DIR: Final = PurePosixPath("/opt/ml/model")
@@ -336,7 +336,7 @@ class Hosting:
         content_type = request.content_type
         try:
             body: str | bytes = request.body
-            if content_type in _UTF8_TYPES:
+            if content_type in UTF8_TYPES:
                 body = request.body.decode("utf-8")
             result = deployment.transform(deployment.model, body, content_type, accept)
             response_type = accept
