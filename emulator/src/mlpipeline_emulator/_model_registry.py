@@ -156,7 +156,7 @@ def wrap_describe_model_package_group(
     return describe_model_package_group
 
 
-def _policies(backend: Backend) -> dict[str, str]:
+def policies(backend: Backend) -> dict[str, str]:
     policies: dict[str, str] | None = backend.__dict__.get(_POLICIES)
     if policies is None:
         policies = {}
@@ -172,7 +172,7 @@ def respond_put_model_package_group_policy(self: Any) -> ActionResult:
     backend = self.sagemaker_backend
     group = backend.describe_model_package_group(name)
     with LOCK:
-        _policies(backend)[group.model_package_group_name] = self._get_param("ResourcePolicy")
+        policies(backend)[group.model_package_group_name] = self._get_param("ResourcePolicy")
     return ActionResult({"ModelPackageGroupArn": group.arn})
 
 
@@ -180,7 +180,7 @@ def respond_get_model_package_group_policy(self: Any) -> ActionResult:
     name = self._get_param("ModelPackageGroupName")
     backend = self.sagemaker_backend
     group = backend.describe_model_package_group(name)
-    policy = _policies(backend).get(group.model_package_group_name)
+    policy = policies(backend).get(group.model_package_group_name)
     if policy is None:
         arn = arn_formatter("model-package-group", name, backend.account_id, backend.region_name)
         raise ValidationError(f"Cannot find resource policy for {arn}.")
@@ -192,5 +192,5 @@ def respond_delete_model_package_group_policy(self: Any) -> ActionResult:
     backend = self.sagemaker_backend
     group = backend.describe_model_package_group(name)
     with LOCK:
-        _policies(backend).pop(group.model_package_group_name, None)
+        policies(backend).pop(group.model_package_group_name, None)
     return ActionResult({})
