@@ -56,7 +56,10 @@ def _template(**properties: Any) -> str:
 def aws() -> Iterator[tuple[Any, Any]]:
     install_cloudformation_support()
     try:
-        with local_sagemaker(), mock_aws():
+        with (
+            local_sagemaker(),
+            mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        ):
             yield (
                 boto3.client("cloudformation", region_name=REGION),
                 boto3.client("sagemaker", region_name=REGION),
@@ -102,3 +105,53 @@ def test_group_is_created_with_its_policy_updated_and_deleted(aws: tuple[Any, An
     with pytest.raises(ClientError) as gone:
         sagemaker.describe_model_package_group(ModelPackageGroupName=GROUP)
     assert gone.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_a_deployed_rule_starts_its_state_machine_when_a_version_is_approved(
+    aws: tuple[Any, Any],
+) -> None:
+    cloudformation, sagemaker = aws
+    role = "arn:aws:iam::123456789012:role/Deploy"
+    pattern = {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        "detail": {"ModelPackageGroupName": [GROUP], "ModelApprovalStatus": ["Approved"]},
+    }
+    resources = json.loads(_template())["Resources"]
+    resources["Deploy"] = {
+        "Type": "AWS::StepFunctions::StateMachine",
+        "Properties": {
+            "DefinitionString": json.dumps(
+                {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+            ),
+            "RoleArn": role,
+        },
+    }
+    resources["OnApproval"] = {
+        "Type": "AWS::Events::Rule",
+        "Properties": {
+            "EventPattern": pattern,
+            "State": "ENABLED",
+            "Targets": [{"Id": "Target0", "Arn": {"Ref": "Deploy"}, "RoleArn": role}],
+        },
+    }
+    outputs = {"Machine": {"Value": {"Ref": "Deploy"}}}
+    cloudformation.create_stack(
+        StackName="registry",
+        TemplateBody=json.dumps({"Resources": resources, "Outputs": outputs}),
+    )
+    machine = _outputs(cloudformation)["Machine"]
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName=GROUP,
+        InferenceSpecification={
+            "Containers": [{"Image": "image:1", "ModelDataUrl": "s3://bucket/model.tar.gz"}],
+            "SupportedContentTypes": ["application/json"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+    )["ModelPackageArn"]
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    assert sfn.list_executions(stateMachineArn=machine)["executions"] == []
+    sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    (execution,) = sfn.list_executions(stateMachineArn=machine)["executions"]
+    started = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+    assert started["detail"]["ModelPackageArn"] == arn

@@ -10,6 +10,12 @@ here (SageMaker API Reference, https://docs.aws.amazon.com/sagemaker/latest/APIR
   nothing, so adding a metadata property erased the approval. ``CustomerMetadataProperties``
   are added to the package's (API_UpdateModelPackage.html: "The metadata properties associated
   with the model package versions"; ``CustomerMetadataPropertiesToRemove`` removes keys).
+- A versioned model package registered without ``ModelApprovalStatus`` is
+  ``PendingManualApproval`` (moto left it without any). The API reference only says the member
+  is optional for versioned packages; the SageMaker Python SDK documents this default for
+  ``approval_status`` and leaves the member out when it is not given
+  (aws/sagemaker-python-sdk, src/sagemaker/model.py ``Model.register``: "(default:
+  "PendingManualApproval")").
 - CreateModelPackage and DescribeModelPackageGroup take the group's name or ARN (botocore's
   SageMaker model: ``ModelPackageGroupName`` is an ``ArnOrName`` in both requests); moto only
   found groups by name. DescribeModelPackage and DescribeModelPackageGroup with an ARN of another
@@ -42,6 +48,7 @@ from ._eventbridge import emit
 from ._state import LOCK
 
 SOURCE: Final = "aws.sagemaker"
+DEFAULT_APPROVAL_STATUS: Final = "PendingManualApproval"
 DETAIL_TYPE: Final = "SageMaker Model Package State Change"
 _POLICIES: Final = "_mlpipeline_model_package_group_policies"
 
@@ -93,6 +100,8 @@ def wrap_create_model_package(original: Callable[..., str]) -> Callable[..., str
         group = kwargs.get("model_package_group_name")
         if group:
             kwargs["model_package_group_name"] = _split_arn(group)[2]
+            if kwargs.get("model_approval_status") is None:
+                kwargs["model_approval_status"] = DEFAULT_APPROVAL_STATUS
         with LOCK:
             arn = original(self, **kwargs)
             package = self.model_packages[arn]

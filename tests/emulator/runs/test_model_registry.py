@@ -53,6 +53,16 @@ def test_versions_are_numbered_per_group_from_one(sagemaker: Any, group: str) ->
     )
 
 
+def test_a_version_registered_without_status_awaits_approval(sagemaker: Any, group: str) -> None:
+    arn = _register(sagemaker)
+    described = sagemaker.describe_model_package(ModelPackageName=arn)
+    assert described["ModelApprovalStatus"] == "PendingManualApproval"
+    pending = sagemaker.list_model_packages(
+        ModelPackageGroupName=GROUP, ModelApprovalStatus="PendingManualApproval"
+    )["ModelPackageSummaryList"]
+    assert [p["ModelPackageArn"] for p in pending] == [arn]
+
+
 def test_create_model_package_takes_the_groups_arn(sagemaker: Any, group: str) -> None:
     arn = sagemaker.create_model_package(
         ModelPackageGroupName=group, InferenceSpecification=INFERENCE
