@@ -16,7 +16,9 @@ rules that are ``DISABLED`` too. Patched here, after the EventBridge user guide:
   https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html).
 - :func:`emit` delivers an event as an AWS service sends it, to the rules of the account's and
   region's default bus (services send to the default bus only).
-Any other target is moto's.
+Any other target is moto's; one moto cannot deliver to (an SNS topic, a Lambda function) is
+skipped with a warning for the events :func:`emit` sends, so that the request that sent the event
+still succeeds.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+import logging
 import uuid
 from typing import Any, Final
 
@@ -32,6 +35,7 @@ from moto.events.utils import EventTemplateParser
 
 from ._state import LOCK
 
+logger = logging.getLogger(__name__)
 _original: Any = None
 _DEFAULT_BUS: Final = "default"
 
@@ -83,17 +87,16 @@ def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = Tr
     if self.state != "ENABLED":
         return
     machines = [t for t in self.targets if _is_state_machine(str(t.get("Arn", "")))]
+    if machines and self.event_pattern.matches_event(original_event):
+        event = dict(original_event)
+        event["time"] = _iso(event.get("time"))
+        for target in machines:
+            _start_execution(target, event)
     others = [t for t in self.targets if t not in machines]
-    if others:
+    if others:  # after the state machines: moto raises for targets it cannot deliver to
         rest = copy.copy(self)
         rest.targets = others
         _original(rest, original_event, transform_input)
-    if not machines or not self.event_pattern.matches_event(original_event):
-        return
-    event = dict(original_event)
-    event["time"] = _iso(event.get("time"))
-    for target in machines:
-        _start_execution(target, event)
 
 
 def emit(
@@ -123,7 +126,12 @@ def emit(
     }
     event["ingestion-time"] = event["time"]  # moto's EventTemplateParser reads it
     for rule in list(bus.rules.values()):
-        rule.send_to_targets(copy.deepcopy(event))
+        try:
+            rule.send_to_targets(copy.deepcopy(event))
+        except NotImplementedError:
+            # A target moto cannot deliver to (SNS, Lambda, ...): the service's request that
+            # sent the event succeeds all the same, as delivery is EventBridge's business.
+            logger.warning("rule %s: a target of %s is not emulated", rule.name, detail_type)
 
 
 def patch() -> None:

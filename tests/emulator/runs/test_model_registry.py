@@ -343,3 +343,14 @@ def test_put_events_reaches_a_state_machine(sfn: Any, events: Any) -> None:
     )
     inputs = wait_for(lambda: _inputs(sfn, machine_arn), "the execution the rule starts")
     assert inputs == [{"n": 1}]
+
+
+def test_a_target_moto_cannot_deliver_to_does_not_fail_the_request(
+    sagemaker: Any, sfn: Any, events: Any, group: str
+) -> None:
+    topic = boto3.client("sns", region_name=REGION).create_topic(Name="approvals")["TopicArn"]
+    machine_arn = _machine_on_rule(sfn, events, APPROVED_PATTERN)
+    events.put_targets(Rule="approved", Targets=[{"Id": "topic", "Arn": topic}])
+    arn = _register(sagemaker, ModelApprovalStatus="Approved")
+    (event,) = wait_for(lambda: _inputs(sfn, machine_arn), "the execution the rule starts")
+    assert event["detail"]["ModelPackageArn"] == arn
