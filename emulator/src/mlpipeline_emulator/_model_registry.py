@@ -21,6 +21,9 @@ here (SageMaker API Reference, https://docs.aws.amazon.com/sagemaker/latest/APIR
   found groups by name. DescribeModelPackage and DescribeModelPackageGroup with an ARN of another
   account read that account's registry (cross-account access is granted by the group's resource
   policy, which the emulator, like IAM, does not enforce).
+- DescribeModelPackage and UpdateModelPackage of a package that does not exist answer
+  ``ValidationException`` with a message ending "does not exist.", as SageMaker does (moto:
+  "... not found").
 - PutModelPackageGroupPolicy, GetModelPackageGroupPolicy and DeleteModelPackageGroupPolicy,
   which moto lacks: the group's resource policy, kept as the JSON text given.
 - Events: creating a versioned model package, and an UpdateModelPackage that changes its
@@ -92,6 +95,14 @@ def _send_state_change(backend: Backend, package: ModelPackage) -> None:
     )
 
 
+def _unknown_package(name: str) -> ValidationError:
+    # SageMaker answers ValidationException "... does not exist." (AWS's own controller
+    # recognises a missing package by that code and suffix: aws-controllers-k8s/
+    # sagemaker-controller, generator.yaml, ModelPackage.exceptions.errors.404); moto said
+    # "Model package ... not found".
+    return ValidationError(f"ModelPackage {name} does not exist.")
+
+
 # --- the backend ---------------------------------------------------------------------------
 
 
@@ -125,7 +136,7 @@ def update_model_package(
         key = self.model_package_name_mapping.get(model_package_arn, model_package_arn)
         package = self.model_packages.get(key)
         if package is None:
-            raise ValidationError(f"Model package {model_package_arn} not found")
+            raise _unknown_package(model_package_arn)
         before = package.model_approval_status
         if model_approval_status is not None:
             package.set_model_approval_status(model_approval_status)
@@ -148,7 +159,10 @@ def update_model_package(
 def wrap_describe_model_package(original: Callable[..., ModelPackage]) -> Callable[..., Any]:
     def describe_model_package(self: Backend, model_package_name: str) -> ModelPackage:
         account, region, _ = _split_arn(model_package_name)
-        return original(_owner(self, account, region), model_package_name)
+        owner = _owner(self, account, region)
+        if model_package_name not in owner.model_package_name_mapping:
+            raise _unknown_package(model_package_name)
+        return original(owner, model_package_name)
 
     return describe_model_package
 

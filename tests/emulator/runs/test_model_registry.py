@@ -117,6 +117,14 @@ def test_unknown_version_is_a_validation_exception(sagemaker: Any, group: str) -
             ModelPackageName=f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{GROUP}/7"
         )
     assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert refused.value.response["Error"]["Message"].endswith("does not exist.")
+    with pytest.raises(ClientError) as refused:
+        sagemaker.update_model_package(
+            ModelPackageArn=f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{GROUP}/7",
+            ModelApprovalStatus="Approved",
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert refused.value.response["Error"]["Message"].endswith("does not exist.")
 
 
 def test_group_resource_policy(sagemaker: Any, group: str) -> None:
