@@ -6,7 +6,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from . import _executions, _sagemaker_backend, _state, _stepfunctions_sagemaker, _waits
+from . import (
+    _eventbridge,
+    _executions,
+    _sagemaker_backend,
+    _state,
+    _stepfunctions_sagemaker,
+    _waits,
+)
 from .runtime import LocalRuntime
 from .scripted import ScriptedRuntime
 
@@ -24,7 +31,8 @@ def install(
     Patches moto's SageMaker backend (jobs and endpoints that take time, UpdateEndpoint,
     StopTrainingJob, InvokeEndpoint through the runtime) and moto's Step Functions interpreter
     (the optimized ``sagemaker`` integration, ``SageMaker.*`` error names for ``aws-sdk``, a UUID
-    for executions started without a name, Wait states scaled by ``wait_scale``). Works
+    for executions started without a name, Wait states scaled by ``wait_scale``), the model
+    registry's gaps and events, and moto's EventBridge (rules that start state machines). Works
     for ``mock_aws`` and for a moto server in this process; state lives in moto's backends, so
     resetting moto resets it.
 
@@ -42,6 +50,7 @@ def install(
         _waits.patch()
         _waits.scale = wait_scale
         _executions.patch()
+        _eventbridge.patch()
         _state.set_runtime(active)
     return active
 
@@ -55,6 +64,7 @@ def uninstall() -> None:
         _waits.unpatch()
         _waits.scale = 1.0
         _executions.unpatch()
+        _eventbridge.unpatch()
         _state.set_runtime(None)
 
 

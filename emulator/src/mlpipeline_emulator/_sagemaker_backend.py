@@ -11,6 +11,7 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from . import _endpoints as endpoints
+from . import _model_registry as registry
 from . import _request_gate as gate
 from . import _training_jobs as training
 from ._state import LOCK
@@ -41,6 +42,29 @@ _PATCHES: Final = (
     ),
     _Patch(SageMakerResponse, "stop_training_job", lambda _: training.respond_stop_training_job),
     _Patch(SageMakerResponse, "update_endpoint", lambda _: endpoints.respond_update_endpoint),
+    _Patch(SageMakerModelBackend, "create_model_package", registry.wrap_create_model_package),
+    _Patch(SageMakerModelBackend, "update_model_package", lambda _: registry.update_model_package),
+    _Patch(SageMakerModelBackend, "describe_model_package", registry.wrap_describe_model_package),
+    _Patch(
+        SageMakerModelBackend,
+        "describe_model_package_group",
+        registry.wrap_describe_model_package_group,
+    ),
+    _Patch(
+        SageMakerResponse,
+        "put_model_package_group_policy",
+        lambda _: registry.respond_put_model_package_group_policy,
+    ),
+    _Patch(
+        SageMakerResponse,
+        "get_model_package_group_policy",
+        lambda _: registry.respond_get_model_package_group_policy,
+    ),
+    _Patch(
+        SageMakerResponse,
+        "delete_model_package_group_policy",
+        lambda _: registry.respond_delete_model_package_group_policy,
+    ),
     _Patch(SageMakerRuntimeResponse, "invoke_endpoint", endpoints.wrap_invoke_endpoint),
     # InvokeEndpoint's Body is a blob, "in the format specified in the ContentType request
     # header. Amazon SageMaker AI passes all of the data in the body to the model" (botocore

@@ -13,6 +13,7 @@ module says what CloudFormation does and what moto does instead:
 - :mod:`._resource_types`: ``AWS::S3::BucketPolicy``, ``AWS::SNS::TopicPolicy`` and
   ``AWS::CDK::Metadata``, which moto skips; updates of resources without properties, or of types
   moto cannot update.
+- :mod:`._model_package_groups`: ``AWS::SageMaker::ModelPackageGroup`` and its resource policy.
 - :mod:`._buckets`: the bucket configuration moto leaves out (versioning, public access block,
   ownership, lifecycle, logging, notifications, canned ACL).
 - :mod:`._bucket_policies`: the CDK's TLS-only bucket policies over the emulator's plain HTTP.

@@ -199,4 +199,8 @@ def parse_and_update_resource(
 def resource_class_from_type(resource_type: str) -> Any:
     if resource_type in _RESOURCE_TYPES:
         return _RESOURCE_TYPES[resource_type]
+    from ._model_package_groups import ModelPackageGroupResource  # a subclass of _ResourceModel
+
+    if resource_type == ModelPackageGroupResource.cloudformation_type():
+        return ModelPackageGroupResource
     return _patching.original(cfn_parsing, "resource_class_from_type")(resource_type)
