@@ -15,6 +15,8 @@ DATA_PREFIX: Final = "DataPrefix"
 ARTIFACTS_BUCKET_NAME: Final = "ArtifactsBucketName"
 #: Absent when the pipeline's deployment was replaced (no endpoint).
 ENDPOINT_NAME: Final = "EndpointName"
+#: The pipeline's model package group (see :mod:`mlpipeline_cdk.contract.registry`).
+MODEL_PACKAGE_GROUP_NAME: Final = "ModelPackageGroupName"
 
 #: Every output, with the description the stack gives it.
 OUTPUTS: Final[dict[str, str]] = {
@@ -23,5 +25,6 @@ OUTPUTS: Final[dict[str, str]] = {
     DATA_PREFIX: "Key prefix the training job reads",
     ARTIFACTS_BUCKET_NAME: "Model artifacts bucket",
     ENDPOINT_NAME: "SageMaker endpoint the pipeline serves",
+    MODEL_PACKAGE_GROUP_NAME: "Model package group every accepted model is registered in",
 }
 OUTPUT_KEYS: Final = tuple(OUTPUTS)

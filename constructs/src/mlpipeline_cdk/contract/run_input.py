@@ -28,6 +28,10 @@ TRAINING_DATA_URI: Final = "trainingDataUri"
 MAX_RUNTIME_SECONDS: Final = "maxRuntimeSeconds"
 SPOT: Final = "spot"
 ACCURACY_THRESHOLD: Final = "accuracyThreshold"
+#: ``automatic`` or ``manual``: overrides ``registry.approval`` for this run.
+APPROVAL: Final = "approval"
+#: A model package version ARN, or ``latest``: the run trains nothing and deploys that version.
+MODEL_PACKAGE: Final = "modelPackage"
 
 #: SageMaker's limit on a training job's MaxRuntimeInSeconds without a quota increase: 28 days.
 MAX_RUNTIME_LIMIT: Final = 28 * 24 * 3600

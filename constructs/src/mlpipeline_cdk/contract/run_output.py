@@ -25,6 +25,14 @@ DEPLOYED: Final = "Deployed"
 #: while this run waited for it; the endpoint serves the newer run's model, and this run's
 #: endpoint configuration (``endpointConfigName``) is not in service.
 SUPERSEDED: Final = "Superseded"
+#: The run registered its model for manual approval and deployed nothing; approving the version
+#: (``modelPackageArn``) deploys it.
+AWAITING_APPROVAL: Final = "AwaitingApproval"
+#: The version the run registered (or, given ``modelPackage``, deployed), and its number.
+MODEL_PACKAGE_ARN: Final = "modelPackageArn"
+MODEL_PACKAGE_VERSION: Final = "modelPackageVersion"
+#: Its ``ModelApprovalStatus`` when the run ended.
+APPROVAL_STATUS: Final = "approvalStatus"
 
 #: What every successful run reports.
 TRAINING_KEYS: Final = (TRAINING_JOB_NAME, MODEL_ARTIFACTS, METRICS, ACCURACY, ACCURACY_THRESHOLD)

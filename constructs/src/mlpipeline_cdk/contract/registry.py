@@ -1,0 +1,59 @@
+"""What a pipeline records in its model registry, and how runs and tools refer to it.
+
+Every run whose model passes the gate registers a version in the pipeline's model package group
+(stack output :data:`mlpipeline_cdk.contract.outputs.MODEL_PACKAGE_GROUP_NAME`). The version's
+``CustomerMetadataProperties`` carry its lineage under the keys below (SageMaker allows at most
+50 entries, keys of 1 to 128 and values of 1 to 256 characters of letters, digits, spaces and
+``_.:/=+-@``: botocore's SageMaker model, ``CustomerMetadataMap``); its ``ModelMetrics`` point at
+the evaluation report (:data:`REPORT_PREFIX`), a JSON object with the same lineage, the run's
+hyperparameters and its final metrics.
+
+The approval rule deploys a version that becomes ``Approved`` if it was registered by a run in
+``manual`` mode (:data:`APPROVAL_MODE` is ``manual``); a run in ``automatic`` mode deploys the
+version it registered itself.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+#: Lineage of a version (``CustomerMetadataProperties`` keys).
+TRAINING_JOB: Final = "mlpipeline:training-job"
+EXECUTION_ARN: Final = "mlpipeline:execution-arn"
+DATA_URI: Final = "mlpipeline:data-uri"
+CODE_ASSET_HASH: Final = "mlpipeline:code-asset-hash"
+ACCURACY: Final = "mlpipeline:accuracy"
+ACCURACY_THRESHOLD: Final = "mlpipeline:accuracy-threshold"
+#: ``automatic`` or ``manual``: the approval mode of the run that registered the version.
+APPROVAL_MODE: Final = "mlpipeline:approval-mode"
+LINEAGE_KEYS: Final = (
+    TRAINING_JOB,
+    EXECUTION_ARN,
+    DATA_URI,
+    CODE_ASSET_HASH,
+    ACCURACY,
+    ACCURACY_THRESHOLD,
+    APPROVAL_MODE,
+)
+
+#: Key prefix, in the artifacts bucket, of the evaluation reports (``<prefix><execution>.json``).
+REPORT_PREFIX: Final = "evaluations/"
+
+ApprovalMode = Literal["automatic", "manual"]
+AUTOMATIC: Final = "automatic"
+MANUAL: Final = "manual"
+APPROVAL_MODES: Final = (AUTOMATIC, MANUAL)
+
+#: SageMaker's ``ModelApprovalStatus`` values (botocore's SageMaker model).
+APPROVED: Final = "Approved"
+REJECTED: Final = "Rejected"
+PENDING: Final = "PendingManualApproval"
+
+#: The run input value of ``modelPackage`` that deploys the newest approved version of the
+#: group the pipeline deploys from (``registry.promote_from``, else its own).
+LATEST: Final = "latest"
+
+#: Errors a run that deploys a given version fails with.
+MODEL_PACKAGE_NOT_FOUND: Final = "ModelPackageNotFound"
+MODEL_PACKAGE_NOT_APPROVED: Final = "ModelPackageNotApproved"
+NO_APPROVED_MODEL_PACKAGE: Final = "NoApprovedModelPackage"
