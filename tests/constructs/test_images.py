@@ -41,7 +41,9 @@ def test_pinned_region_uses_that_regions_registry(
     )
     train_image = asl["States"]["UseTrainingImage"]["Parameters"]["uri"]
     gpu_image = asl["States"]["UseGpuTrainingImage"]["Parameters"]["uri"]
-    serve_image = asl["States"]["CreateModel"]["Parameters"]["PrimaryContainer"]["Image"]
+    serve_image = asl["States"]["RegisterModelPackage"]["Parameters"]["InferenceSpecification"][
+        "Containers"
+    ][0]["Image"]
     assert train_image.startswith(f"{account}.dkr.ecr.{region}.{domain}/pytorch:")
     assert gpu_image == f"{account}.dkr.ecr.{region}.{domain}/pytorch:{PYTORCH_TRAINING_GPU_TAG}"
     assert serve_image.startswith(f"{account}.dkr.ecr.{region}.{domain}/pytorch-inference:")
@@ -95,9 +97,9 @@ def test_images_given_as_props_replace_the_defaults() -> None:
     assert asl["States"]["UseTrainingImage"]["Parameters"]["uri"] == "example.com/train:1"
     assert "UseGpuTrainingImage" not in asl["States"]
     assert "ChooseTrainingImage" not in asl["States"]
-    assert asl["States"]["CreateModel"]["Parameters"]["PrimaryContainer"]["Image"] == (
-        "example.com/serve:1"
-    )
+    assert asl["States"]["RegisterModelPackage"]["Parameters"]["InferenceSpecification"][
+        "Containers"
+    ][0]["Image"] == ("example.com/serve:1")
 
 
 @pytest.mark.parametrize(
@@ -131,7 +133,11 @@ def _serving_image(instance_type: str) -> str:
         serving=ServingSettings(instance_type=instance_type),
     )
     asl = render_definition(app.synth().get_stack_by_name("S").template)
-    return str(asl["States"]["CreateModel"]["Parameters"]["PrimaryContainer"]["Image"])
+    return str(
+        asl["States"]["RegisterModelPackage"]["Parameters"]["InferenceSpecification"]["Containers"][
+            0
+        ]["Image"]
+    )
 
 
 def test_gpu_endpoint_serves_from_the_gpu_inference_image() -> None:

@@ -260,10 +260,14 @@ def test_steps_before_training_and_after_evaluation_are_chained_in() -> None:
         )
 
     asl = render_definition(_synth(build))
-    assert asl["States"]["RunConfigured"]["Next"] == "ProcessData"
+    # Both run on the training path only: a run that deploys a registered version skips them.
+    assert asl["States"]["RunConfigured"]["Next"] == "TrainOrDeployVersion"
+    (train,) = asl["States"]["TrainOrDeployVersion"]["Choices"]
+    assert train["Next"] == "ProcessData"
     assert asl["States"]["ProcessData"]["Next"] == "ListInstanceTypeClasses"  # training starts
     assert asl["States"]["ModelAccepted"]["Next"] == "Approve"
-    assert asl["States"]["Approve"]["Next"] == "CreateModel"
+    # The model is registered after the hook, so the registry holds what the hook accepted.
+    assert asl["States"]["Approve"]["Next"] == "PrepareEvaluationReport"
 
 
 def test_deployment_can_be_replaced_and_then_no_endpoint_exists() -> None:
@@ -282,7 +286,11 @@ def test_deployment_can_be_replaced_and_then_no_endpoint_exists() -> None:
 
     template = _synth(build)
     asl = render_definition(template)
-    assert asl["States"]["ModelAccepted"]["Next"] == "BatchTransform"
+    # The model is registered first; the replacement deploys the version (``$.modelPackage``).
+    assert asl["States"]["ModelAccepted"]["Next"] == "PrepareEvaluationReport"
+    assert asl["States"]["ApprovalMode"]["Default"] == "DeployRegisteredVersion"
+    assert asl["States"]["DeployRegisteredVersion"]["Next"] == "BatchTransform"
+    assert asl["States"]["ModelPackageFound"]["Next"] == "BatchTransform"
     assert asl["States"]["BatchTransform"]["Next"] == "RunSucceeded"
     assert "CreateEndpoint" not in asl["States"]
     assert _count(template, "Custom::EndpointTeardown") == 0
@@ -499,11 +507,13 @@ def test_consumer_stack_synthesizes_with_its_steps_and_resources(
     consumer_template: dict[str, Any],
 ) -> None:
     asl = render_definition(consumer_template)
-    assert asl["States"]["RunConfigured"]["Next"] == "ListTrainingData"
+    assert asl["States"]["RunConfigured"]["Next"] == "TrainOrDeployVersion"
+    (train,) = asl["States"]["TrainOrDeployVersion"]["Choices"]
+    assert train["Next"] == "ListTrainingData"
     assert asl["States"]["TrainingDataFound"]["Next"] == "ListInstanceTypeClasses"
     assert asl["States"]["ModelAccepted"]["Next"] == "ComposeModelRecord"
     assert asl["States"]["ComposeModelRecord"]["Next"] == "RecordModel"
-    assert asl["States"]["RecordModel"]["Next"] == "CreateModel"
+    assert asl["States"]["RecordModel"]["Next"] == "PrepareEvaluationReport"
     assert _count(consumer_template, "AWS::KMS::Key") == 1
 
 

@@ -89,7 +89,9 @@ def test_every_state_is_reachable_and_every_end_is_success_or_run_failed(
             todo.extend(_next_states(states[name]))
     assert seen == set(states)
     ends = {n for n, s in states.items() if s.get("End") or s["Type"] in {"Fail", "Succeed"}}
-    assert ends == {"RunSucceeded", "RunFailed"}
+    # A run in manual approval mode succeeds without deploying, and so does one the approval
+    # rule started for a version that its own run deploys.
+    assert ends == {"RunSucceeded", "RunAwaitingApproval", "RunLeftToItsRun", "RunFailed"}
 
 
 def test_each_sagemaker_state_calls_its_integration(asl: dict[str, Any]) -> None:
@@ -108,6 +110,10 @@ def test_each_sagemaker_state_calls_its_integration(asl: dict[str, Any]) -> None
         "ReadDeployedRun": "arn:aws:states:::aws-sdk:sagemaker:listTags",
         "ReadServingRun": "arn:aws:states:::aws-sdk:sagemaker:listTags",
         "NotifyFailure": "arn:aws:states:::sns:publish",
+        "WriteEvaluationReport": "arn:aws:states:::aws-sdk:s3:putObject",
+        "RegisterModelPackage": "arn:aws:states:::aws-sdk:sagemaker:createModelPackage",
+        "FindLatestApproved": "arn:aws:states:::aws-sdk:sagemaker:listModelPackages",
+        "DescribeModelPackage": "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage",
     }
 
 
@@ -134,6 +140,8 @@ def _producible_errors(resource: str) -> set[str]:
         return sagemaker | {"SageMaker.SageMakerException"}
     if resource == "arn:aws:states:::sns:publish":
         return {f"SNS.{e}" for e in _declared_errors("sns")} | {"SNS.AmazonSNSException"}
+    if resource.startswith("arn:aws:states:::aws-sdk:s3:"):
+        return {f"S3.{e}" for e in _declared_errors("s3")} | {"S3.S3Exception"}
     raise AssertionError(f"no error naming known for {resource}")
 
 
@@ -198,7 +206,7 @@ def test_failures_notify_then_fail_with_the_recorded_error(asl: dict[str, Any]) 
     }
     rejects = [n for n, s in asl["States"].items() if n.startswith("Reject")]
     # One per input rule and the input's shape, and Arm types with the default images.
-    assert len(rejects) == 10
+    assert len(rejects) == 13
     for name in rejects:
         state = asl["States"][name]
         assert state["Next"] == "NotifyFailure"
@@ -216,6 +224,10 @@ def test_run_defaults_come_from_the_construct(asl: dict[str, Any]) -> None:
         "maxRuntimeSeconds": 7200,
         "spot": False,
         "accuracyThreshold": 0.9,
+        "approval": "automatic",
+        # Empty: the run trains rather than deploying a registered version.
+        "modelPackage": "",
+        "onApproval": False,
     }
     assert set(params["defaults"]) == set(RUN_INPUT_KEYS)
     assert params["baseHyperparameters"] == {"epochs": "6"}
@@ -337,7 +349,10 @@ def test_model_serves_from_the_inference_image_with_code_from_the_model_archive(
 ) -> None:
     params = asl["States"]["CreateModel"]["Parameters"]
     assert params["ModelName.$"] == "States.Format('{}-{}', 'mnist', States.UUID())"
-    container = params["PrimaryContainer"]
+    # The model is made from the registered version, whose container is this one.
+    assert params["PrimaryContainer"] == {"ModelPackageName.$": "$.modelPackage.arn"}
+    register = asl["States"]["RegisterModelPackage"]["Parameters"]
+    (container,) = register["InferenceSpecification"]["Containers"]
     assert container["Image"] == (
         "763104351884.dkr.ecr.us-east-1.amazonaws.com/"
         "pytorch-inference:2.6.0-cpu-py312-ubuntu22.04-sagemaker"

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .settings import Hooks as Hooks
     from .settings import NetworkSettings as NetworkSettings
     from .settings import NotificationSettings as NotificationSettings
+    from .settings import RegistrySettings as RegistrySettings
     from .settings import ServingSettings as ServingSettings
     from .settings import StorageSettings as StorageSettings
     from .settings import TrainingSettings as TrainingSettings
@@ -35,7 +36,9 @@ if TYPE_CHECKING:
     from .steps import DeployToEndpoint as DeployToEndpoint
     from .steps import EvaluateModel as EvaluateModel
     from .steps import FailureHandler as FailureHandler
+    from .steps import FindModelPackage as FindModelPackage
     from .steps import PrepareRun as PrepareRun
+    from .steps import RegisterModel as RegisterModel
     from .steps import RunDefaults as RunDefaults
     from .steps import TrainModel as TrainModel
 
@@ -47,16 +50,19 @@ _WHERE: dict[str, str] = {
     "DeployToEndpoint": ".steps",
     "EvaluateModel": ".steps",
     "FailureHandler": ".steps",
+    "FindModelPackage": ".steps",
     "HookContext": ".settings",
     "Hooks": ".settings",
     "NetworkSettings": ".settings",
     "NotificationSettings": ".settings",
+    "RegistrySettings": ".settings",
     "ServingSettings": ".settings",
     "StorageSettings": ".settings",
     "TrainingSettings": ".settings",
     "TriggerSettings": ".settings",
     "MLPipeline": ".ml_pipeline",
     "PrepareRun": ".steps",
+    "RegisterModel": ".steps",
     "RunDefaults": ".steps",
     "StepFactory": ".ml_pipeline",
     "TrainModel": ".steps",

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 
+from . import _registry
+from .contract.registry import REPORT_PREFIX as _REPORT_PREFIX
 from .nag import acknowledge, finding_resource, policies_of
 from .steps.training import CHECKPOINTS_PREFIX as _CHECKPOINTS_PREFIX
 from .steps.training import MODELS_PREFIX as _MODELS_PREFIX
@@ -66,6 +68,13 @@ def acknowledge_findings(pipeline: MLPipeline) -> None:
         "instance or endpoint instance, named by SageMaker at run time",
         "Resource::*": "; ".join(no_resource_level),
     }
+    for resource in _registry.promoted_model_resources(pipeline):
+        sagemaker_findings[f"Resource::{finding_resource(pipeline, resource)}"] = (
+            "Promoted models are read from the model archives and key of the account that "
+            "registered them (registry.promote_from), whose names that account's stack chooses; "
+            "limited to the models/ prefix and to that account by s3:ResourceAccount, and to "
+            "decryption through S3 by kms:ViaService"
+        )
     for policy in policies_of(pipeline.sagemaker_role):
         for finding, reason in sagemaker_findings.items():
             acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
@@ -78,7 +87,15 @@ def acknowledge_findings(pipeline: MLPipeline) -> None:
         "are generated per attempt as <name_prefix>-<uuid>; limited to that prefix",
         "Resource::*": "X-Ray trace submission, CloudWatch Logs log delivery and "
         "sagemaker:ListTags have no resource-level permissions",
+        f"Resource::{artifacts}/{_REPORT_PREFIX}*": "Each run writes its evaluation report as "
+        "evaluations/<execution name>.json; limited to that prefix",
     }
+    # Versions are numbered by SageMaker as they are registered: model-package/<group>/<n>.
+    for versions in pipeline.registry.deployable_versions:
+        state_machine_findings[f"Resource::{finding_resource(pipeline, versions)}"] = (
+            "Versions of the model package group are numbered by SageMaker as runs register "
+            "them; limited to the versions of that one group"
+        )
     if pipeline.deployment is not None:
         state_machine_findings.update(
             {

@@ -20,12 +20,23 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from . import _acknowledgements, _app_checks, _grants, _hooks, _teardown, _triggers, defaults, steps
+from . import (
+    _acknowledgements,
+    _app_checks,
+    _grants,
+    _hooks,
+    _network,
+    _registry,
+    _teardown,
+    _triggers,
+    defaults,
+    steps,
+)
 from ._images import code_delivery, pipeline_images
 from ._props import hyperparameter_string, validate_props
 from ._secure_props import lay_over
 from .contract import outputs as stack_outputs
-from .contract import run_output, script
+from .contract import run_input, run_output, script
 from .contract.script import ACCURACY_METRIC, METRIC_DEFINITIONS
 from .settings import (
     Hook,
@@ -33,6 +44,7 @@ from .settings import (
     Hooks,
     NetworkSettings,
     NotificationSettings,
+    RegistrySettings,
     ServingSettings,
     StorageSettings,
     TrainingSettings,
@@ -48,6 +60,7 @@ _DEFAULT_NETWORK: Final = NetworkSettings()
 _DEFAULT_TRIGGERS: Final = TriggerSettings()
 _DEFAULT_NOTIFICATIONS: Final = NotificationSettings()
 _DEFAULT_HOOKS: Final = Hooks()
+_DEFAULT_REGISTRY: Final = RegistrySettings()
 
 #: Kept for hooks written against the context: builds states from a :class:`HookContext`.
 StepFactory = Hook
@@ -64,8 +77,12 @@ class MLPipeline(Construct):
     :class:`~mlpipeline_cdk.steps.PrepareRun` (checks the run input) → ``hooks.before_training``
     → :class:`~mlpipeline_cdk.steps.TrainModel` → :class:`~mlpipeline_cdk.steps.EvaluateModel`
     (accuracy threshold) → ``hooks.after_evaluation`` →
+    :class:`~mlpipeline_cdk.steps.RegisterModel` (a version of the pipeline's model package
+    group; in ``manual`` approval mode the run ends here) →
     :class:`~mlpipeline_cdk.steps.DeployToEndpoint` (create or update, wait until in service) or
-    your own ``hooks.deployment``.
+    your own ``hooks.deployment``. A run given ``modelPackage`` skips training:
+    :class:`~mlpipeline_cdk.steps.FindModelPackage` → the deployment. An EventBridge rule starts
+    such a run when a version registered in ``manual`` mode is approved.
 
     Every setting is declared once, in :mod:`mlpipeline_cdk.settings`, with its default, its
     documentation and its check; the README's tables are generated from those declarations.
@@ -87,6 +104,7 @@ class MLPipeline(Construct):
         triggers: TriggerSettings = _DEFAULT_TRIGGERS,
         notifications: NotificationSettings = _DEFAULT_NOTIFICATIONS,
         hooks: Hooks = _DEFAULT_HOOKS,
+        registry: RegistrySettings = _DEFAULT_REGISTRY,
         state_machine_timeout: Duration | None = None,
     ) -> None:
         """
@@ -106,6 +124,7 @@ class MLPipeline(Construct):
         :param notifications: See :class:`~mlpipeline_cdk.settings.NotificationSettings`.
         :param hooks: See :class:`~mlpipeline_cdk.settings.Hooks`; each hook receives a
             :class:`~mlpipeline_cdk.settings.HookContext`.
+        :param registry: See :class:`~mlpipeline_cdk.settings.RegistrySettings`.
         :param state_machine_timeout: Overall limit of one execution. Default: max_runtime times
             two (spot may wait) plus the deploy timeout plus one hour.
         """
@@ -121,6 +140,7 @@ class MLPipeline(Construct):
             "triggers": triggers,
             "notifications": notifications,
             "hooks": hooks,
+            "registry": registry,
         }
         validate_props(
             source_dir=source_dir,
@@ -144,6 +164,7 @@ class MLPipeline(Construct):
         self._create_failure_topic(notifications)
         self._create_network(network)
         self._create_images(training, serving)
+        self.registry = _registry.create_group(self, registry)
         #: Where failures go: set ``$.error`` and continue at ``failure.entry``, or use
         #: ``failure.catch(state)`` / ``failure.reject(...)`` in your own steps.
         self.failure = steps.FailureHandler(self, "Failure", topic=self.failure_topic)
@@ -157,13 +178,15 @@ class MLPipeline(Construct):
             name_prefix=name_prefix,
             data_prefix=storage.data_prefix,
         )
-        self._create_fragments(training, serving, network, hooks)
+        self._create_fragments(training, serving, network, hooks, registry)
         self._create_state_machine(training, serving, hooks, state_machine_timeout)
 
         _triggers.add_triggers(
             self, schedule=triggers.schedule, retrain_on_new_data=triggers.retrain_on_new_data
         )
         _triggers.notify_on_unhandled_endings(self)
+        #: Starts a run that deploys a version registered in ``manual`` mode once it is approved.
+        self.approval_rule = _registry.add_approval_rule(self, self.registry)
         self.endpoint_teardown: cr.AwsCustomResource | None = None
         if self.deployment is not None and serving.delete_endpoint_with_stack:
             self.endpoint_teardown = _teardown.delete_endpoint_on_stack_delete(
@@ -227,23 +250,7 @@ class MLPipeline(Construct):
 
     def _create_network(self, network: NetworkSettings) -> None:
         self.vpc = network.vpc
-        self.security_groups: list[ec2.ISecurityGroup] = list(network.security_groups or [])
-        if network.vpc is None:
-            return
-        if not self.security_groups:
-            group = ec2.SecurityGroup(
-                self,
-                "SecurityGroup",
-                vpc=network.vpc,
-                description="ML pipeline training jobs and model",
-                allow_all_outbound=True,
-            )
-            # Distributed training: the instances of a job talk to each other.
-            group.connections.allow_internally(
-                ec2.Port.all_traffic(), "between the instances of a training job"
-            )
-            self.security_groups.append(group)
-        _grants.grant_vpc_access(self, network.vpc)
+        self.security_groups: list[ec2.ISecurityGroup] = _network.security_groups(self, network)
 
     def _create_images(self, training: TrainingSettings, serving: ServingSettings) -> None:
         images = pipeline_images(self, training, serving)
@@ -258,6 +265,7 @@ class MLPipeline(Construct):
         serving: ServingSettings,
         network: NetworkSettings,
         hooks: Hooks,
+        registry: RegistrySettings,
     ) -> None:
         data_uri = self.data_bucket.s3_url_for_object(self.data_prefix)
         submit_directory, code_uri = code_delivery(
@@ -273,6 +281,7 @@ class MLPipeline(Construct):
                 max_runtime_seconds=int(_max_runtime(training).to_seconds()),
                 spot=training.spot,
                 accuracy_threshold=training.accuracy_threshold,
+                approval=registry.approval,
                 hyperparameters={
                     k: hyperparameter_string(v) for k, v in training.hyperparameters.items()
                 },
@@ -284,6 +293,8 @@ class MLPipeline(Construct):
             ),
             allowed_data_uri_prefix=data_uri,
             failure=self.failure,
+            model_package_prefixes=self.registry.deployable_prefixes,
+            model_package_groups=self.registry.groups_text,
         )
         self.training = steps.TrainModel(
             self,
@@ -307,6 +318,12 @@ class MLPipeline(Construct):
         self.evaluation = steps.EvaluateModel(
             self, "Evaluation", metric_name=ACCURACY_METRIC, failure=self.failure
         )
+        environment = script.serving_environment(
+            entry_point=self.entry_point, region=cdk.Stack.of(self).region
+        )
+        self.registration, self.find_version = _registry.fragments(
+            self, registry, serving, environment
+        )
         #: The default deployment, or None when ``hooks.deployment`` replaced it.
         self.deployment: steps.DeployToEndpoint | None = None
         #: The endpoint runs deploy to, or None when ``hooks.deployment`` replaced it.
@@ -321,11 +338,6 @@ class MLPipeline(Construct):
             name_prefix=self.name_prefix,
             endpoint_name=self.endpoint_name,
             role=self.sagemaker_role,
-            inference_image=self.inference_image,
-            environment=script.serving_environment(
-                entry_point=self.entry_point, region=cdk.Stack.of(self).region
-            ),
-            artifacts_bucket=self.artifacts_bucket,
             encryption_key=self.encryption_key,
             instance_type=serving.instance_type,
             instance_count=serving.instance_count,
@@ -346,6 +358,9 @@ class MLPipeline(Construct):
             run_output.METRICS: sfn.JsonPath.list_at("$.training.metrics"),
             run_output.ACCURACY: sfn.JsonPath.number_at("$.evaluation.accuracy"),
             run_output.ACCURACY_THRESHOLD: sfn.JsonPath.number_at("$.evaluation.threshold"),
+            run_output.MODEL_PACKAGE_ARN: sfn.JsonPath.string_at("$.modelPackage.arn"),
+            run_output.MODEL_PACKAGE_VERSION: sfn.JsonPath.number_at("$.modelPackage.version"),
+            run_output.APPROVAL_STATUS: sfn.JsonPath.string_at("$.modelPackage.status"),
         }
         if self.deployment is not None:
             output.update(self.deployment.run_output())
@@ -368,14 +383,23 @@ class MLPipeline(Construct):
         )
         _grants.allow_logs_to_use_key(self)
 
-        definition = sfn.Chain.start(self.prepare)
         context = self.hook_context
+        train: sfn.Chain = sfn.Chain.start(self.training)
         if hooks.before_training is not None:
-            definition = definition.next(_hooks.build(hooks, "before_training", context))
-        definition = definition.next(self.training).next(self.evaluation)
+            train = sfn.Chain.start(_hooks.build(hooks, "before_training", context)).next(train)
+        train = train.next(self.evaluation)
         if hooks.after_evaluation is not None:
-            definition = definition.next(_hooks.build(hooks, "after_evaluation", context))
-        definition = definition.next(self._deploy).next(succeeded)
+            train = train.next(_hooks.build(hooks, "after_evaluation", context))
+        route = sfn.Choice(self, "TrainOrDeployVersion")
+        route.when(
+            sfn.Condition.string_equals(f"$.config.{run_input.MODEL_PACKAGE}", ""),
+            train.next(self.registration),
+        ).otherwise(self.find_version)
+        _registry.end_runs_that_deploy_nothing(self, self._run_output())
+        deploy = sfn.Chain.start(self._deploy).next(succeeded)
+        self.registration.next(deploy)
+        self.find_version.next(deploy)
+        definition = sfn.Chain.start(self.prepare).next(route)
         if timeout is None:
             timeout = Duration.seconds(
                 2 * _max_runtime(training).to_seconds() + serving.deploy_timeout.to_seconds() + 3600
@@ -395,6 +419,7 @@ class MLPipeline(Construct):
             comment="Train a model with SageMaker, check it, and deploy it",
         )
         self.training.grant_start(self.state_machine)
+        _registry.grant_state_machine(self)
         # The endpoint configuration's volume is encrypted with the pipeline key; SageMaker
         # creates a grant on it on behalf of the caller of CreateEndpoint.
         _grants.grant_key_grants(self, self.state_machine.role)
@@ -411,6 +436,7 @@ class MLPipeline(Construct):
             stack_outputs.DATA_BUCKET_NAME: self.data_bucket.bucket_name,
             stack_outputs.DATA_PREFIX: self.data_prefix,
             stack_outputs.ARTIFACTS_BUCKET_NAME: self.artifacts_bucket.bucket_name,
+            stack_outputs.MODEL_PACKAGE_GROUP_NAME: self.registry.group_name,
         }
         if self.endpoint_name is not None:
             values[stack_outputs.ENDPOINT_NAME] = self.endpoint_name

@@ -39,7 +39,9 @@ from ._checks import (
     check_volume,
     is_a,
 )
+from ._declare import about
 from ._validation import is_token
+from .registry_settings import RegistrySettings as RegistrySettings
 
 if TYPE_CHECKING:
     from constructs import Construct
@@ -47,19 +49,6 @@ if TYPE_CHECKING:
     from .steps import FailureHandler
 
 HyperparameterValue = str | int | float | bool
-Check = Callable[[Any], "str | None"]
-
-
-def _about(
-    doc: str,
-    *,
-    types: tuple[type, ...] | None = None,
-    check: Check | None = None,
-    shown: str | None = None,
-) -> dict[str, Any]:
-    """A setting's declaration beside its default: what it does (``doc``), the types it takes,
-    its check (value → what is allowed, or None) and how the README shows its default."""
-    return {"doc": doc, "types": types, "check": check, "shown": shown}
 
 
 # --- the groups -------------------------------------------------------------------------------
@@ -72,7 +61,7 @@ class TrainingSettings:
 
     hyperparameters: Mapping[str, HyperparameterValue] = field(
         default_factory=dict,
-        metadata=_about(
+        metadata=about(
             "Passed to the script as `--name value` arguments; a run's input may override them.",
             types=(Mapping,),
             shown="none: the script's own defaults apply",
@@ -80,7 +69,7 @@ class TrainingSettings:
     )
     instance_type: str = field(
         default="ml.m5.xlarge",
-        metadata=_about(
+        metadata=about(
             "Training instance type, one SageMaker offers for training (a run may choose "
             "another). GPU types train on the GPU image; types with local instance storage get "
             "no volume key (their storage is encrypted by the instance's hardware).",
@@ -90,7 +79,7 @@ class TrainingSettings:
     )
     instance_count: int = field(
         default=1,
-        metadata=_about(
+        metadata=about(
             "More than one runs distributed training.",
             types=(int,),
             check=check_count,
@@ -98,7 +87,7 @@ class TrainingSettings:
     )
     volume_size: Size | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "Storage attached to each training instance.",
             types=(Size,),
             check=check_volume,
@@ -107,7 +96,7 @@ class TrainingSettings:
     )
     max_runtime: Duration | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "The training job's stopping condition.",
             types=(Duration,),
             check=check_runtime,
@@ -116,7 +105,7 @@ class TrainingSettings:
     )
     spot: bool = field(
         default=False,
-        metadata=_about(
+        metadata=about(
             "Train on managed spot capacity (the job may wait up to twice `max_runtime` for "
             "capacity and resumes from its checkpoints).",
             types=(bool,),
@@ -124,7 +113,7 @@ class TrainingSettings:
     )
     accuracy_threshold: float = field(
         default=0.9,
-        metadata=_about(
+        metadata=about(
             "Minimum final test accuracy (0 to 1) a model needs to be deployed.",
             types=(int, float),
             check=check_fraction,
@@ -132,7 +121,7 @@ class TrainingSettings:
     )
     image: tasks.DockerImage | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "The training container.",
             types=(tasks.DockerImage,),
             shown="the SageMaker PyTorch training Deep Learning Container of the stack's region, "
@@ -147,7 +136,7 @@ class ServingSettings:
 
     endpoint_name: str | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "Lowercase name of the endpoint; two pipelines of one app may not share it in one "
             "account and region.",
             types=(str,),
@@ -157,7 +146,7 @@ class ServingSettings:
     )
     instance_type: str = field(
         default="ml.m5.large",
-        metadata=_about(
+        metadata=about(
             "Endpoint instance type.",
             types=(str,),
             check=check_instance_type,
@@ -165,7 +154,7 @@ class ServingSettings:
     )
     instance_count: int = field(
         default=1,
-        metadata=_about(
+        metadata=about(
             "Endpoint instance count.",
             types=(int,),
             check=check_count,
@@ -173,7 +162,7 @@ class ServingSettings:
     )
     image: tasks.DockerImage | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "The serving container.",
             types=(tasks.DockerImage,),
             shown="the SageMaker PyTorch inference Deep Learning Container of the stack's region, "
@@ -182,7 +171,7 @@ class ServingSettings:
     )
     poll_interval: Duration = field(
         default=Duration.seconds(30),
-        metadata=_about(
+        metadata=about(
             "How often a run checks the endpoint while it deploys.",
             types=(Duration,),
             check=check_poll_interval,
@@ -191,7 +180,7 @@ class ServingSettings:
     )
     deploy_timeout: Duration = field(
         default=Duration.minutes(60),
-        metadata=_about(
+        metadata=about(
             "How long a run waits for the endpoint to come into service (at least "
             "`poll_interval`).",
             types=(Duration,),
@@ -200,7 +189,7 @@ class ServingSettings:
     )
     delete_endpoint_with_stack: bool = field(
         default=True,
-        metadata=_about(
+        metadata=about(
             "Delete the endpoint when the stack is deleted, so it stops billing (buckets and key "
             "are kept anyway).",
             types=(bool,),
@@ -215,7 +204,7 @@ class StorageSettings:
 
     data_bucket: s3.IBucket | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "An existing bucket with the training data; granted to the SageMaker role (read, under "
             "`data_prefix`), never changed.",
             types=(s3.IBucket,),
@@ -224,7 +213,7 @@ class StorageSettings:
     )
     data_bucket_props: Mapping[str, Any] | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "`s3.Bucket` keyword arguments laid over the defaults of the created data bucket.",
             types=(Mapping,),
             shown="the secure defaults",
@@ -232,7 +221,7 @@ class StorageSettings:
     )
     data_prefix: str = field(
         default="training-data/",
-        metadata=_about(
+        metadata=about(
             "Key prefix of the training data; a run's `trainingDataUri` must lie under it.",
             types=(str,),
             check=check_data_prefix,
@@ -240,7 +229,7 @@ class StorageSettings:
     )
     artifacts_bucket: s3.IBucket | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "An existing bucket for model artifacts and checkpoints (`models/`, `checkpoints/`).",
             types=(s3.IBucket,),
             shown="a bucket is created like the data bucket",
@@ -248,7 +237,7 @@ class StorageSettings:
     )
     artifacts_bucket_props: Mapping[str, Any] | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "`s3.Bucket` keyword arguments for the created artifacts bucket.",
             types=(Mapping,),
             shown="the secure defaults",
@@ -256,7 +245,7 @@ class StorageSettings:
     )
     encryption_key: kms.IKey | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "An existing KMS key for buckets, logs, topic, volumes and artifacts; its policy must "
             "let CloudWatch Logs and EventBridge use it when it is not defined in this app.",
             types=(kms.IKey,),
@@ -265,7 +254,7 @@ class StorageSettings:
     )
     encryption_key_props: Mapping[str, Any] | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "`kms.Key` keyword arguments for the created key.",
             types=(Mapping,),
             shown="the secure defaults",
@@ -279,7 +268,7 @@ class NetworkSettings:
 
     vpc: ec2.IVpc | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "Run training jobs and the model in this VPC.",
             types=(ec2.IVpc,),
             shown="SageMaker's network",
@@ -287,7 +276,7 @@ class NetworkSettings:
     )
     vpc_subnets: ec2.SubnetSelection | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "Subnets of `vpc` to use (needs `vpc`).",
             types=(ec2.SubnetSelection,),
             shown="the VPC's private subnets",
@@ -295,7 +284,7 @@ class NetworkSettings:
     )
     security_groups: Sequence[ec2.ISecurityGroup] | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "Security groups of the jobs and the model (needs `vpc`).",
             types=(Sequence,),
             check=check_security_groups,
@@ -304,14 +293,14 @@ class NetworkSettings:
     )
     enable_network_isolation: bool = field(
         default=False,
-        metadata=_about(
+        metadata=about(
             "No network access from the training and serving containers.",
             types=(bool,),
         ),
     )
     encrypt_inter_container_traffic: bool = field(
         default=False,
-        metadata=_about(
+        metadata=about(
             "Encrypt traffic between training instances (slower).",
             types=(bool,),
         ),
@@ -324,7 +313,7 @@ class TriggerSettings:
 
     schedule: events.Schedule | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "Start a run on this schedule.",
             types=(events.Schedule,),
             shown="no schedule",
@@ -332,7 +321,7 @@ class TriggerSettings:
     )
     retrain_on_new_data: bool = field(
         default=False,
-        metadata=_about(
+        metadata=about(
             "Start a run whenever an object is created under `data_prefix` (S3 → EventBridge). "
             "A given `data_bucket` must already send its events to EventBridge, and CDK-managed "
             "notifications added to the data bucket must keep EventBridge on "
@@ -348,7 +337,7 @@ class NotificationSettings:
 
     failure_topic: sns.ITopic | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "An existing SNS topic for failures.",
             types=(sns.ITopic,),
             shown="a topic encrypted with the pipeline key, refusing plain HTTP",
@@ -356,7 +345,7 @@ class NotificationSettings:
     )
     failure_topic_props: Mapping[str, Any] | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "`sns.Topic` keyword arguments for the created topic.",
             types=(Mapping,),
             shown="the secure defaults",
@@ -364,7 +353,7 @@ class NotificationSettings:
     )
     emails: Sequence[str] = field(
         default=(),
-        metadata=_about(
+        metadata=about(
             "Addresses subscribed to the failure topic (each must confirm).",
             types=(Sequence,),
             check=check_emails,
@@ -399,7 +388,7 @@ class Hooks:
 
     before_training: Hook | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "States run after the input is checked and before training.",
             check=check_hook,
             shown="none",
@@ -407,7 +396,7 @@ class Hooks:
     )
     after_evaluation: Hook | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "States run after the model passed evaluation, before deployment.",
             check=check_hook,
             shown="none",
@@ -415,7 +404,7 @@ class Hooks:
     )
     deployment: Hook | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "States that replace the endpoint deployment; then no endpoint is created or deleted.",
             check=check_hook,
             shown="deploy to `serving.endpoint_name`",
@@ -432,6 +421,7 @@ GROUPS: Final[Mapping[str, type]] = {
     "triggers": TriggerSettings,
     "notifications": NotificationSettings,
     "hooks": Hooks,
+    "registry": RegistrySettings,
 }
 
 

@@ -62,3 +62,20 @@ def task(resource: str, parameters: dict[str, Any], **fields: Any) -> dict[str, 
 
 def machine(start: str, **states: dict[str, Any]) -> dict[str, Any]:
     return {"StartAt": start, "States": states}
+
+
+def provision(template: dict[str, Any]) -> None:
+    """Create, in the mocked account, what the rendered definition of ``template`` calls by name
+    besides SageMaker's jobs and endpoints: its buckets (named by the renderer's stand-in, the
+    logical id in lowercase) and its model package groups."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name=REGION)
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::S3::Bucket":
+            s3.create_bucket(Bucket=logical_id.lower())
+        elif resource["Type"] == "AWS::SageMaker::ModelPackageGroup":
+            sagemaker.create_model_package_group(
+                ModelPackageGroupName=resource["Properties"]["ModelPackageGroupName"]
+            )

@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from mlpipeline_cli.asl import Environment, render_definition
 from mlpipeline_emulator import ScriptedRuntime, TrainingOutcome, local_sagemaker
-from tests.emulator.runs.helpers import MOTO_CONFIG, REGION, ROLE, wait_for
+from tests.emulator.runs.helpers import MOTO_CONFIG, REGION, ROLE, provision, wait_for
 
 from conftest import new_app
 
@@ -64,6 +64,7 @@ def _run(template: dict[str, Any], *, with_data: bool) -> tuple[dict[str, Any], 
             f"{_logical_id(template, 'TeamData', 'AWS::S3::Bucket')}.Arn": "arn:aws:s3:::team-data",
         },
     )
+    provision(template)
     sfn = boto3.client("stepfunctions", region_name=REGION)
     machine = sfn.create_state_machine(
         name="TeamPipeline",

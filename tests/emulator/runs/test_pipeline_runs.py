@@ -18,7 +18,7 @@ import pytest
 
 from mlpipeline_cli.asl import Environment, render_definition
 from mlpipeline_emulator import HostingOutcome, ScriptedRuntime, TrainingOutcome, local_sagemaker
-from tests.emulator.runs.helpers import REGION, ROLE, Execution, wait_for
+from tests.emulator.runs.helpers import REGION, ROLE, Execution, provision, wait_for
 
 # Slow: executes the state machine in the emulator, scenario after scenario;
 # `make test-fast` leaves it out.
@@ -74,6 +74,7 @@ def pipeline(
     definition = render_definition(
         ml_template_json, env=Environment(refs={topic_id: notifications.topic_arn})
     )
+    provision(ml_template_json)
     sfn = boto3.client("stepfunctions", region_name=REGION)
     machine = sfn.create_state_machine(
         name="MLPipeline", definition=json.dumps(definition), roleArn=ROLE

@@ -800,6 +800,7 @@ def test_the_synthesized_state_machine_trains_gates_and_serves_for_real(
     defaults = definition["States"]["ApplyRunDefaults"]["Parameters"]
     for bucket in set(re.findall(r"s3://([a-z0-9.-]+)/", json.dumps(definition))):
         cloud.s3.create_bucket(Bucket=bucket)
+    cloud.sagemaker.create_model_package_group(ModelPackageGroupName="mnist-models")
     code_bucket, _, code_key = (
         defaults["reservedHyperparameters"]["sagemaker_submit_directory"]
         .removeprefix("s3://")

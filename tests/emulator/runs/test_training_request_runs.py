@@ -23,7 +23,7 @@ from mlpipeline_cdk.dlc_images import PYTORCH_TRAINING_GPU_TAG, PYTORCH_TRAINING
 from mlpipeline_cli.asl import Environment, render_definition
 from mlpipeline_emulator import ScriptedRuntime
 from tests.emulator.runs import test_pipeline_runs as _runs
-from tests.emulator.runs.helpers import REGION, ROLE, Execution, wait_for
+from tests.emulator.runs.helpers import REGION, ROLE, Execution, provision, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +62,7 @@ def run_raw(
     definition = render_definition(
         ml_template_json, env=Environment(refs={topic_id: notifications.topic_arn})
     )
+    provision(ml_template_json)
     sfn = boto3.client("stepfunctions", region_name=REGION)
     machine = sfn.create_state_machine(
         name="MLPipelineRaw", definition=json.dumps(definition), roleArn=ROLE

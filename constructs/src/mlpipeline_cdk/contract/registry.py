@@ -4,12 +4,13 @@ Every run whose model passes the gate registers a version in the pipeline's mode
 (stack output :data:`mlpipeline_cdk.contract.outputs.MODEL_PACKAGE_GROUP_NAME`). The version's
 ``CustomerMetadataProperties`` carry its lineage under the keys below (SageMaker allows at most
 50 entries, keys of 1 to 128 and values of 1 to 256 characters of letters, digits, spaces and
-``_.:/=+-@``: botocore's SageMaker model, ``CustomerMetadataMap``); its ``ModelMetrics`` point at
+``_.:/=+-@``: botocore's SageMaker model, ``CustomerMetadataMap``). The keys are plain letters so
+that the state machine can read them with a dot-notation JSONPath. Its ``ModelMetrics`` point at
 the evaluation report (:data:`REPORT_PREFIX`), a JSON object with the same lineage, the run's
 hyperparameters and its final metrics.
 
 The approval rule deploys a version that becomes ``Approved`` if it was registered by a run in
-``manual`` mode (:data:`APPROVAL_MODE` is ``manual``); a run in ``automatic`` mode deploys the
+``manual`` mode (its :data:`APPROVAL_MODE` is ``manual``); a run in ``automatic`` mode deploys the
 version it registered itself.
 """
 
@@ -18,14 +19,14 @@ from __future__ import annotations
 from typing import Final, Literal
 
 #: Lineage of a version (``CustomerMetadataProperties`` keys).
-TRAINING_JOB: Final = "mlpipeline:training-job"
-EXECUTION_ARN: Final = "mlpipeline:execution-arn"
-DATA_URI: Final = "mlpipeline:data-uri"
-CODE_ASSET_HASH: Final = "mlpipeline:code-asset-hash"
-ACCURACY: Final = "mlpipeline:accuracy"
-ACCURACY_THRESHOLD: Final = "mlpipeline:accuracy-threshold"
+TRAINING_JOB: Final = "mlpipelineTrainingJob"
+EXECUTION_ARN: Final = "mlpipelineExecutionArn"
+DATA_URI: Final = "mlpipelineDataUri"
+CODE_ASSET_HASH: Final = "mlpipelineCodeAssetHash"
+ACCURACY: Final = "mlpipelineAccuracy"
+ACCURACY_THRESHOLD: Final = "mlpipelineAccuracyThreshold"
 #: ``automatic`` or ``manual``: the approval mode of the run that registered the version.
-APPROVAL_MODE: Final = "mlpipeline:approval-mode"
+APPROVAL_MODE: Final = "mlpipelineApprovalMode"
 LINEAGE_KEYS: Final = (
     TRAINING_JOB,
     EXECUTION_ARN,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from ..instance_types import TRAINING_INSTANCE_TYPES
+from .registry import APPROVAL_MODES, LATEST
 
 #: The error a run with bad input fails with.
 INVALID_INPUT: Final = "InvalidInput"
@@ -32,6 +33,8 @@ ACCURACY_THRESHOLD: Final = "accuracyThreshold"
 APPROVAL: Final = "approval"
 #: A model package version ARN, or ``latest``: the run trains nothing and deploys that version.
 MODEL_PACKAGE: Final = "modelPackage"
+#: Set by the approval rule: deploy ``modelPackage`` only if a run in manual mode registered it.
+ON_APPROVAL: Final = "onApproval"
 
 #: SageMaker's limit on a training job's MaxRuntimeInSeconds without a quota increase: 28 days.
 MAX_RUNTIME_LIMIT: Final = 28 * 24 * 3600
@@ -49,7 +52,8 @@ class RunInputKey:
     kind: Kind
     #: What is allowed, as the README's table says it.
     rule: str
-    #: The cause a run that breaks the rule fails with; ``{prefix}`` is the data URI prefix.
+    #: The cause a run that breaks the rule fails with; ``{prefix}`` is the data URI prefix,
+    #: ``{groups}`` the model package groups the pipeline deploys from.
     message: str
     minimum: float | None = None
     maximum: float | None = None
@@ -106,6 +110,28 @@ KEYS: Final[tuple[RunInputKey, ...]] = (
         0,
         1,
     ),
+    RunInputKey(
+        APPROVAL,
+        "string",
+        "`automatic` (register as Approved and deploy) or `manual` (register as "
+        "PendingManualApproval; approving the version deploys it)",
+        "approval must be 'automatic' or 'manual'",
+    ),
+    RunInputKey(
+        MODEL_PACKAGE,
+        "string",
+        "`latest` or the ARN of a version of the pipeline's model package group (or of "
+        "`registry.promote_from`'s): the run trains nothing and deploys that Approved version",
+        "modelPackage must be 'latest' or the ARN of a version of {groups}, "
+        "e.g. arn:aws:sagemaker:<region>:<account>:model-package/<group>/3",
+    ),
+    RunInputKey(
+        ON_APPROVAL,
+        "boolean",
+        "set by the approval rule: with `modelPackage`, deploy it only if a run in `manual` mode "
+        "registered it (a run in `automatic` mode deploys its own version)",
+        "onApproval must be true or false",
+    ),
 )
 BY_NAME: Final = {key.name: key for key in KEYS}
 #: The keys an execution's input may have, all optional.
@@ -129,6 +155,13 @@ def _whole(value: Any) -> bool:
     return math.isfinite(value) and float(value).is_integer()
 
 
+#: A versioned model package's ARN (botocore: ModelPackageArn, with a version number).
+_VERSION_ARN: Final = re.compile(
+    r"arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]{9,16}:[0-9]{12}:model-package/"
+    r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/[1-9][0-9]*"
+)
+
+
 def _is_valid(key: RunInputKey, value: Any, data_uri_prefix: str | None) -> bool:
     if key.kind == "object":
         return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
@@ -141,6 +174,10 @@ def _is_valid(key: RunInputKey, value: Any, data_uri_prefix: str | None) -> bool
             return value in TRAINING_INSTANCE_TYPES
         if key.name == TRAINING_DATA_URI:
             return data_uri_prefix is None or value.startswith(data_uri_prefix)
+        if key.name == APPROVAL:
+            return value in APPROVAL_MODES
+        if key.name == MODEL_PACKAGE:
+            return value == LATEST or _VERSION_ARN.fullmatch(value) is not None
         return True
     numeric = not isinstance(value, bool) and isinstance(value, int | float)
     if not numeric or (key.kind == "whole" and not _whole(value)):
@@ -171,7 +208,12 @@ def check(run_input: Any, *, data_uri_prefix: str | None = None) -> list[str]:
                 problems.append(HYPERPARAMETER_NOT_STRING)
             continue
         if not _is_valid(key, value, data_uri_prefix):
-            problems.append(key.message.format(prefix=data_uri_prefix or "the data prefix"))
+            problems.append(
+                key.message.format(
+                    prefix=data_uri_prefix or "the data prefix",
+                    groups="the pipeline's model package group",
+                )
+            )
     return problems
 
 

@@ -28,6 +28,10 @@ SUPERSEDED: Final = "Superseded"
 #: The run registered its model for manual approval and deployed nothing; approving the version
 #: (``modelPackageArn``) deploys it.
 AWAITING_APPROVAL: Final = "AwaitingApproval"
+#: The approval rule started the run for a version a run in automatic mode registered (its
+#: creation as Approved sends the same event an approval does); that run deploys it, so this one
+#: deployed nothing.
+LEFT_TO_ITS_RUN: Final = "LeftToItsRun"
 #: The version the run registered (or, given ``modelPackage``, deployed), and its number.
 MODEL_PACKAGE_ARN: Final = "modelPackageArn"
 MODEL_PACKAGE_VERSION: Final = "modelPackageVersion"
@@ -36,6 +40,11 @@ APPROVAL_STATUS: Final = "approvalStatus"
 
 #: What every successful run reports.
 TRAINING_KEYS: Final = (TRAINING_JOB_NAME, MODEL_ARTIFACTS, METRICS, ACCURACY, ACCURACY_THRESHOLD)
+#: What every successful run adds of the model registry.
+REGISTRY_KEYS: Final = (MODEL_PACKAGE_ARN, MODEL_PACKAGE_VERSION, APPROVAL_STATUS)
+#: What a run that registered its model for manual approval reports, with
+#: ``deploymentStatus`` :data:`AWAITING_APPROVAL`.
+AWAITING_KEYS: Final = TRAINING_KEYS + REGISTRY_KEYS
 #: What a run that deployed to the pipeline's endpoint adds.
 DEPLOYMENT_KEYS: Final = (
     MODEL_NAME,
@@ -44,4 +53,4 @@ DEPLOYMENT_KEYS: Final = (
     ENDPOINT_STATUS,
     DEPLOYMENT_STATUS,
 )
-OUTPUT_KEYS: Final = TRAINING_KEYS + DEPLOYMENT_KEYS
+OUTPUT_KEYS: Final = TRAINING_KEYS + REGISTRY_KEYS + DEPLOYMENT_KEYS

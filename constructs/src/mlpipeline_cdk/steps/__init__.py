@@ -15,6 +15,9 @@ A run's state is one JSON document; each fragment reads and writes its own keys:
     ``FinalMetricDataList``), written by :class:`TrainModel`.
 ``$.evaluation``
     ``accuracy`` and ``threshold``, written by :class:`EvaluateModel`.
+``$.modelPackage``
+    ``arn``, ``version`` and ``status`` of the model package version the run registered
+    (:class:`RegisterModel`) or was asked to deploy (:class:`FindModelPackage`).
 ``$.model``, ``$.endpointConfig``, ``$.endpoint``
     Written by :class:`DeployToEndpoint`.
 ``$.error``
@@ -25,6 +28,7 @@ from .deployment import DeployToEndpoint
 from .evaluation import EvaluateModel
 from .failure import FailureHandler
 from .prepare import RUN_INPUT_KEYS, PrepareRun, RunDefaults
+from .registry import FindModelPackage, RegisterModel
 from .training import TrainModel
 
 __all__ = [
@@ -32,7 +36,9 @@ __all__ = [
     "DeployToEndpoint",
     "EvaluateModel",
     "FailureHandler",
+    "FindModelPackage",
     "PrepareRun",
+    "RegisterModel",
     "RunDefaults",
     "TrainModel",
 ]

@@ -1,4 +1,4 @@
-"""Register the trained model and roll it out to a long-lived endpoint: create it or update it."""
+"""Roll a registered model version out to a long-lived endpoint: create it or update it."""
 
 from __future__ import annotations
 
@@ -10,17 +10,14 @@ from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from .._s3_location import ScopedS3Location
 from ..contract import run_output
 from ._retries import SDK_UNDECLARED_ERROR, ThrottleRetry, add_sdk_retry
 from ._supersede import Supersession
 from .failure import FailureHandler, with_defaults
-from .training import MODELS_PREFIX
 
 #: Endpoint states in which SageMaker refuses an update; the run waits them out.
 _BUSY_STATES: Final = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
@@ -28,7 +25,8 @@ _FAILED_STATES: Final = ("Failed", "UpdateRollbackFailed", "OutOfService")
 
 
 class DeployToEndpoint(sfn.StateMachineFragment):
-    """Creates a model and an endpoint configuration, then points ``endpoint_name`` at them.
+    """Creates a model from the model package version ``$.modelPackage.arn`` and an endpoint
+    configuration, then points ``endpoint_name`` at them.
 
     The endpoint keeps its name across runs: the first run creates it, later runs update it in
     place (SageMaker shifts traffic without downtime). A run that finds the endpoint busy waits;
@@ -57,9 +55,6 @@ class DeployToEndpoint(sfn.StateMachineFragment):
         name_prefix: str,
         endpoint_name: str,
         role: iam.IRole,
-        inference_image: tasks.DockerImage,
-        environment: Mapping[str, str],
-        artifacts_bucket: s3.IBucket,
         encryption_key: kms.IKey,
         instance_type: str,
         instance_count: int,
@@ -84,14 +79,11 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             "CreateModel",
             model_name=sfn.JsonPath.format("{}-{}", name_prefix, sfn.JsonPath.uuid()),
             role=role,
+            # The model is the registered version itself (ContainerDefinition.ModelPackageName:
+            # SageMaker takes the image, model data and environment from its inference
+            # specification), so the endpoint serves exactly what the registry records.
             primary_container=tasks.ContainerDefinition(
-                image=inference_image,
-                model_s3_location=ScopedS3Location(
-                    artifacts_bucket,
-                    MODELS_PREFIX,
-                    uri=sfn.JsonPath.string_at("$.training.modelArtifacts"),
-                ),
-                environment_variables=sfn.TaskInput.from_object(dict(environment)),
+                model_package_name=sfn.JsonPath.string_at("$.modelPackage.arn")
             ),
             vpc=vpc,
             subnet_selection=subnet_selection,

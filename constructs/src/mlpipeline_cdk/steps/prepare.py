@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +10,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from ..contract import run_input as contract
+from ..contract.registry import APPROVAL_MODES, LATEST
 from ..contract.run_input import RUN_INPUT_KEYS
 from ..instance_types import TRAINING_INSTANCE_TYPES
 from .failure import FailureHandler
@@ -27,6 +28,8 @@ class RunDefaults:
     max_runtime_seconds: int
     spot: bool
     accuracy_threshold: float
+    #: ``automatic`` or ``manual`` (:mod:`~mlpipeline_cdk.contract.registry`).
+    approval: str = "automatic"
     #: Strings, as SageMaker takes them; a run's ``hyperparameters`` are laid over these.
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
     #: Set by the pipeline (script, code archive, ...); a run cannot override them.
@@ -41,6 +44,10 @@ class RunDefaults:
             "maxRuntimeSeconds": self.max_runtime_seconds,
             "spot": self.spot,
             "accuracyThreshold": self.accuracy_threshold,
+            "approval": self.approval,
+            # Empty: the run trains (the key must be present, so that unknown keys show).
+            "modelPackage": "",
+            "onApproval": False,
         }
 
 
@@ -65,7 +72,11 @@ class PrepareRun(sfn.StateMachineFragment):
     - ``trainingDataUri``: ``s3://`` URI under ``allowed_data_uri_prefix``;
     - ``maxRuntimeSeconds``: whole number, 1 to 2,419,200 (28 days);
     - ``spot``: boolean, managed spot training (the job may then wait up to twice its runtime);
-    - ``accuracyThreshold``: number from 0 to 1.
+    - ``accuracyThreshold``: number from 0 to 1;
+    - ``approval``: ``automatic`` or ``manual``;
+    - ``modelPackage``: ``latest`` or the ARN of a version of one of the model package groups
+      whose versions start with one of ``model_package_prefixes``: the run deploys it instead of
+      training.
 
     Anything else fails the execution with ``InvalidInput`` and a cause naming the rule, before
     any SageMaker call.
@@ -79,8 +90,17 @@ class PrepareRun(sfn.StateMachineFragment):
         defaults: RunDefaults,
         allowed_data_uri_prefix: str,
         failure: FailureHandler,
+        model_package_prefixes: Sequence[str] = (),
+        model_package_groups: str = "the pipeline's model package group",
     ) -> None:
+        """
+        :param model_package_prefixes: ARN prefixes (``...:model-package/<group>/``) of the
+            versions a run may deploy; none: ``modelPackage`` must be left out.
+        :param model_package_groups: How the message on a bad ``modelPackage`` names them.
+        """
         super().__init__(scope, construct_id)
+        self._model_package_prefixes = tuple(model_package_prefixes)
+        self._model_package_groups = model_package_groups
         self._failure = failure
 
         apply_defaults = sfn.Pass(
@@ -257,8 +277,18 @@ class PrepareRun(sfn.StateMachineFragment):
         on_demand_capacity.next(self._done)
         self._start = apply_defaults
 
-    @staticmethod
-    def _rules(allowed_data_uri_prefix: str) -> list[tuple[sfn.Condition, str, str]]:
+    def _model_package_rule(self) -> sfn.Condition:
+        path = f"$.config.{contract.MODEL_PACKAGE}"
+        allowed = [
+            sfn.Condition.string_equals(path, ""),
+            sfn.Condition.string_equals(path, LATEST),
+            *(sfn.Condition.string_matches(path, f"{p}*") for p in self._model_package_prefixes),
+        ]
+        if not self._model_package_prefixes:
+            allowed = allowed[:1]
+        return sfn.Condition.and_(sfn.Condition.is_string(path), sfn.Condition.or_(*allowed))
+
+    def _rules(self, allowed_data_uri_prefix: str) -> list[tuple[sfn.Condition, str, str]]:
         """One Choice rule per key of :data:`~mlpipeline_cdk.contract.run_input.KEYS` (and one
         for unknown keys), true when the input breaks it; with the key's message as cause."""
         keys = contract.BY_NAME
@@ -273,6 +303,15 @@ class PrepareRun(sfn.StateMachineFragment):
             path = f"$.config.{key.name}"
             if key.kind == "boolean":
                 return sfn.Condition.is_boolean(path)
+            if key.name == contract.APPROVAL:
+                return sfn.Condition.and_(
+                    sfn.Condition.is_string(path),
+                    sfn.Condition.or_(
+                        *(sfn.Condition.string_equals(path, m) for m in APPROVAL_MODES)
+                    ),
+                )
+            if key.name == contract.MODEL_PACKAGE:
+                return self._model_package_rule()
             if key.name == contract.TRAINING_INSTANCE_TYPE:
                 # One SageMaker offers for training: CreateTrainingJob refuses any other
                 # (botocore's sagemaker model, TrainingInstanceType enum).
@@ -316,13 +355,18 @@ class PrepareRun(sfn.StateMachineFragment):
             contract.MAX_RUNTIME_SECONDS,
             contract.SPOT,
             contract.ACCURACY_THRESHOLD,
+            contract.APPROVAL,
+            contract.MODEL_PACKAGE,
+            contract.ON_APPROVAL,
         ):
             key = keys[name]
             rules.append(
                 (
                     sfn.Condition.not_(valid(key)),
                     f"Reject{name[0].upper()}{name[1:]}",
-                    key.message.format(prefix=allowed_data_uri_prefix),
+                    key.message.format(
+                        prefix=allowed_data_uri_prefix, groups=self._model_package_groups
+                    ),
                 )
             )
         return rules
