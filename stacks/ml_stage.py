@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -9,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks._nag import acknowledge, default_policy, partition, ref
-from stacks.ml_pipeline_stack import MLPipelineStack
+from stacks.ml_pipeline_stack import MNIST_REGISTRY, MLPipelineStack
 
 #: Construct id (and, prefixed with the stage name, stack name) of the stack in every stage.
 ML_STACK_ID = "MLPipelineStack"
@@ -34,6 +36,9 @@ class MLStage(cdk.Stage):
         name_prefix: str = "mnist",
         endpoint_name: str | None = None,
         smoke_test_principal: iam.IPrincipal | None = None,
+        consumer_accounts: Sequence[str] = (),
+        promote_from: str | None = None,
+        model_package_group_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         """
@@ -43,6 +48,11 @@ class MLStage(cdk.Stage):
         :param smoke_test_principal: Who may assume the smoke-test role, which starts and
             watches executions of this stage's state machine and nothing else. Default: no such
             role is created.
+        :param consumer_accounts: Accounts of later stages that deploy this stage's model
+            versions (the model registry's ``consumer_accounts``).
+        :param promote_from: The model package group whose Approved versions this stage deploys
+            (the model registry's ``promote_from``).
+        :param model_package_group_name: Default: ``<name_prefix>-models``.
         """
         super().__init__(scope, construct_id, env=env, **kwargs)
         self.ml_stack = MLPipelineStack(
@@ -50,6 +60,12 @@ class MLStage(cdk.Stage):
             ML_STACK_ID,
             name_prefix=name_prefix,
             endpoint_name=endpoint_name,
+            registry=dataclasses.replace(
+                MNIST_REGISTRY,
+                consumer_accounts=tuple(consumer_accounts),
+                promote_from=promote_from,
+                model_package_group_name=model_package_group_name,
+            ),
             description="SageMaker training and deployment pipeline orchestrated by Step "
             f"Functions ({construct_id} stage of the delivery pipeline)",
         )
@@ -71,8 +87,8 @@ class MLStage(cdk.Stage):
             "SmokeTestRole",
             role_name=role_name,
             assumed_by=principal,
-            description="Lets the delivery pipeline's smoke test start one execution of the ML "
-            "pipeline's state machine and follow it",
+            description="Lets the delivery pipeline start a run of the ML pipeline's state "
+            "machine (the smoke test, or the promotion of an approved model) and follow it",
         )
         role.add_to_policy(
             iam.PolicyStatement(

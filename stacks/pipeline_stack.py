@@ -35,6 +35,9 @@ BUILD_ENVIRONMENT_VARIABLES: Final = {
 #: What the first stage's smoke test starts: one short training run (the execution-input
 #: contract of the ML pipeline's state machine).
 SMOKE_TEST_INPUT: Final = {"hyperparameters": {"epochs": "1"}, "trainingInstanceCount": 1}
+#: What a later stage's promotion starts: a run that trains nothing and deploys the newest
+#: Approved version of the first stage's model package group (its ``registry.promote_from``).
+PROMOTE_INPUT: Final = {"modelPackage": "latest"}
 #: How long the smoke test waits for the execution; the CodeBuild step gets some margin on top.
 SMOKE_TEST_TIMEOUT: Final = Duration.minutes(60)
 #: PyTorch's CPU wheel index: PyPI's torch for Linux is the CUDA build, several GB of nvidia-*
@@ -68,8 +71,11 @@ def synth_command(context: Mapping[str, str]) -> str:
 class PipelineStack(cdk.Stack):
     """A CodePipeline (V2) from a CodeConnections source: ``make test`` and ``cdk synth``, self
     mutation, asset publishing, then one :class:`MLStage` per configured stage. The first stage is
-    smoke-tested with a one-epoch execution of its state machine; each later stage waits for a
-    manual approval.
+    smoke-tested with a one-epoch execution of its state machine, which registers its model;
+    each later stage waits for a manual approval, and one in the first stage's region then
+    promotes: a run deploys the first stage's newest Approved model version, without training,
+    so that it serves exactly the model that passed the smoke test (a model package and its
+    archive must be in the region of the model made from them).
     """
 
     def __init__(
@@ -191,6 +197,11 @@ class PipelineStack(cdk.Stack):
                 }
             }
         )
+        #: The later stages' promotion steps.
+        self.promote_steps: list[pipelines.CodeBuildStep] = []
+        group_names = _stage_group_names(settings.stages, name_prefix=name_prefix)
+        promoted = [stage for stage in later if stage.region == first.region]
+        source_group = first_stage_group_arn(first, name_prefix=name_prefix)
         self.stages: list[MLStage] = [
             MLStage(
                 self,
@@ -199,17 +210,25 @@ class PipelineStack(cdk.Stack):
                 name_prefix=name_prefix,
                 endpoint_name=endpoint_names[0],
                 smoke_test_principal=smoke_test_principal,
+                consumer_accounts=sorted({s.account for s in promoted} - {first.account}),
+                model_package_group_name=group_names[0],
             )
         ]
-        self.smoke_test_step = self._smoke_test_step(first, self.stages[0])
+        self.smoke_test_step = self._run_step(first, self.stages[0], "SmokeTest", SMOKE_TEST_INPUT)
         self.pipeline.add_stage(self.stages[0], post=[self.smoke_test_step])
-        for stage, stage_endpoint_name in zip(later, endpoint_names[1:], strict=True):
+        for stage, stage_endpoint_name, group_name in zip(
+            later, endpoint_names[1:], group_names[1:], strict=True
+        ):
+            promotes = stage in promoted
             ml_stage = MLStage(
                 self,
                 stage.name,
                 env=_env(stage),
                 name_prefix=name_prefix,
                 endpoint_name=stage_endpoint_name,
+                smoke_test_principal=smoke_test_principal if promotes else None,
+                promote_from=source_group if promotes else None,
+                model_package_group_name=group_name,
             )
             self.stages.append(ml_stage)
             self.pipeline.add_stage(
@@ -219,12 +238,22 @@ class PipelineStack(cdk.Stack):
                         "Approve", comment=f"Deploy this commit to {stage.name}?"
                     )
                 ],
+                post=[self._promote_step(stage, ml_stage)] if promotes else [],
             )
         self.pipeline.build_pipeline()
         self._spell_execution_roles_with_fn_sub()
         self._acknowledge_findings()
 
-    def _smoke_test_step(self, stage: StageSettings, ml_stage: MLStage) -> pipelines.CodeBuildStep:
+    def _promote_step(self, stage: StageSettings, ml_stage: MLStage) -> pipelines.CodeBuildStep:
+        step = self._run_step(stage, ml_stage, "Promote", PROMOTE_INPUT)
+        self.promote_steps.append(step)
+        return step
+
+    def _run_step(
+        self, stage: StageSettings, ml_stage: MLStage, step_id: str, run: Mapping[str, Any]
+    ) -> pipelines.CodeBuildStep:
+        """A post-deployment step that starts a run of ``stage``'s state machine with input
+        ``run`` (through the stage's run role, maybe in another account) and waits for it."""
         role_arn = self.format_arn(
             service="iam",
             region="",
@@ -234,7 +263,10 @@ class PipelineStack(cdk.Stack):
         )
         self.smoke_test_project_role.add_to_policy(
             iam.PolicyStatement(
-                sid="AssumeSmokeTestRole", actions=["sts:AssumeRole"], resources=[role_arn]
+                sid=f"Assume{step_id}Role"
+                + ("" if step_id == "SmokeTest" else re.sub("[^A-Za-z0-9]", "", stage.name)),
+                actions=["sts:AssumeRole"],
+                resources=[role_arn],
             )
         )
         # The ARNs come from the environment: one from the stage's outputs at run time.
@@ -243,12 +275,12 @@ class PipelineStack(cdk.Stack):
                 "python3 scripts/smoke_test.py",
                 '--state-machine-arn "$STATE_MACHINE_ARN"',
                 '--role-arn "$SMOKE_TEST_ROLE_ARN"',
-                f"--input {shlex.quote(json.dumps(SMOKE_TEST_INPUT))}",
+                f"--input {shlex.quote(json.dumps(run))}",
                 f"--timeout {int(SMOKE_TEST_TIMEOUT.to_seconds())}",
             ]
         )
         return pipelines.CodeBuildStep(
-            "SmokeTest",
+            step_id,
             input=self.source,
             install_commands=[f"python3 -m pip install --quiet {pinned_requirement('boto3')}"],
             commands=[command],
@@ -373,7 +405,12 @@ class PipelineStack(cdk.Stack):
             pipeline.role: pipeline_role_findings,
             source_action_role: {**read, **write, **key},
             synth_project.role: {**read, **write, **key, **project(synth_project)},
-            self.smoke_test_project_role: {**read, **key, **project(smoke_test_project)},
+            self.smoke_test_project_role: {
+                **read,
+                **key,
+                **project(smoke_test_project),
+                **{k: v for s in self.promote_steps for k, v in project(s.project).items()},
+            },
             self_mutation.role: {
                 **read,
                 **key,
@@ -413,18 +450,45 @@ def _stage_endpoint_names(
     never share one endpoint (each run would replace the other's model, and deleting either
     stage's stack would delete it; MLPipeline refuses that at synth)."""
     base = endpoint_name or f"{name_prefix}-endpoint"
-    # Within SageMaker's EndpointName: at most 63 of [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} (botocore's
-    # sagemaker service model); stage names are letters, digits and hyphens, lowercased here.
+    return _names_per_place(stages, base=base, first=endpoint_name)
+
+
+def _stage_group_names(stages: tuple[StageSettings, ...], *, name_prefix: str) -> list[str | None]:
+    """Each stage's model package group name, unique per account and region likewise (a second
+    group of the same name could not be created); None: the pipeline's default."""
+    return _names_per_place(stages, base=f"{name_prefix}-models", first=None)
+
+
+def _names_per_place(
+    stages: tuple[StageSettings, ...], *, base: str, first: str | None
+) -> list[str | None]:
+    # Within SageMaker's EndpointName and ModelPackageGroupName: at most 63 of
+    # [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} (botocore's sagemaker service model); stage names are
+    # letters, digits and hyphens, lowercased here.
     seen: set[tuple[str, str]] = set()
     names: list[str | None] = []
     for stage in stages:
         where = (stage.account, stage.region)
         suffix = stage.name.lower().strip("-")
-        names.append(
-            f"{base[: 62 - len(suffix)].rstrip('-')}-{suffix}" if where in seen else endpoint_name
-        )
+        names.append(f"{base[: 62 - len(suffix)].rstrip('-')}-{suffix}" if where in seen else first)
         seen.add(where)
     return names
+
+
+def first_stage_group_arn(stage: StageSettings, *, name_prefix: str) -> str:
+    """The ARN of the first stage's model package group, written out (the later stages' grants
+    are scoped by its account and region at synth)."""
+    partition = (
+        "aws-cn"
+        if stage.region.startswith("cn-")
+        else "aws-us-gov"
+        if stage.region.startswith("us-gov-")
+        else "aws"
+    )
+    return (
+        f"arn:{partition}:sagemaker:{stage.region}:{stage.account}:"
+        f"model-package-group/{name_prefix}-models"
+    )
 
 
 def _env(stage: StageSettings) -> cdk.Environment:
