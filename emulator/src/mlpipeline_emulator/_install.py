@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from . import (
+    _aws_sdk_tasks,
     _eventbridge,
     _executions,
     _sagemaker_backend,
@@ -51,6 +52,7 @@ def install(
         _waits.scale = wait_scale
         _executions.patch()
         _eventbridge.patch()
+        _aws_sdk_tasks.patch()
         _state.set_runtime(active)
     return active
 
@@ -65,6 +67,7 @@ def uninstall() -> None:
         _waits.scale = 1.0
         _executions.unpatch()
         _eventbridge.unpatch()
+        _aws_sdk_tasks.unpatch()
         _state.set_runtime(None)
 
 
