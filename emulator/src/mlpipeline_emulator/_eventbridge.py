@@ -17,6 +17,10 @@ rules that are ``DISABLED`` too. Patched here, after the EventBridge user guide:
   https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html).
 - :func:`emit` delivers an event as an AWS service sends it, to the rules of the account's and
   region's default bus (services send to the default bus only).
+- A state machine the target cannot start (it no longer exists, or refuses the input) drops
+  the event with a warning in the log, as EventBridge drops an event it fails to deliver; the
+  SageMaker request or the ``PutEvents`` call that sent it succeeds (moto failed it with the
+  Step Functions error).
 Any other target is moto's; one moto cannot deliver to (an SNS topic, a Lambda function) is
 skipped with a warning for the events :func:`emit` sends, so that the request that sent the event
 still succeeds.
@@ -91,7 +95,15 @@ def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = Tr
         event = dict(original_event)
         event["time"] = _iso(event.get("time"))
         for target in machines:
-            _start_execution(target, event, self)
+            try:
+                _start_execution(target, event, self)
+            except Exception as error:
+                # A target EventBridge fails to invoke (a state machine that no longer exists,
+                # an input Step Functions refuses) drops the event ("If an event isn't delivered
+                # after all retry attempts are exhausted, the event is dropped":
+                # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html);
+                # the request that sent the event has already succeeded.
+                logger.warning("rule %s: event not delivered to %s: %s", self.name, target, error)
     others = [t for t in self.targets if t not in machines]
     if others:  # after the state machines: moto raises for targets it cannot deliver to
         rest = copy.copy(self)

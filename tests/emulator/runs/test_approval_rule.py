@@ -21,6 +21,7 @@ from tests.emulator.runs.helpers import REGION, ROLE, machine, wait_for
 
 GROUP = "mnist-models"
 MODE_KEY = "mlpipeline:approval-mode"
+GROUP_ARN_PREFIX = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{GROUP}"
 INFERENCE = {
     "Containers": [
         {
@@ -159,6 +160,40 @@ def test_the_rule_deployed_by_cloudformation_starts_the_machine(
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
     (output,) = stack["Outputs"]
     _approval_flow(sagemaker, sfn, output["OutputValue"])
+
+
+def test_a_rule_whose_machine_is_gone_does_not_fail_the_approval(sagemaker: Any, sfn: Any) -> None:
+    events = boto3.client("events", region_name=REGION)
+    gone = f"arn:aws:states:{REGION}:123456789012:stateMachine:deleted-pipeline"
+    machine_arn = sfn.create_state_machine(
+        name="pipeline", definition=json.dumps(ECHO), roleArn=ROLE
+    )["stateMachineArn"]
+    events.put_rule(Name="approved", EventPattern=json.dumps(PATTERN))
+    events.put_targets(
+        Rule="approved",
+        Targets=[
+            {"Id": "Gone", "Arn": gone, "RoleArn": ROLE, "InputTransformer": TRANSFORMER},
+            {"Id": "Live", "Arn": machine_arn, "RoleArn": ROLE, "InputTransformer": TRANSFORMER},
+        ],
+    )
+    _approval_flow(sagemaker, sfn, machine_arn)
+    sent = events.put_events(
+        Entries=[
+            {
+                "Source": "aws.sagemaker",
+                "DetailType": "SageMaker Model Package State Change",
+                "Detail": json.dumps(
+                    {
+                        "ModelPackageGroupName": GROUP,
+                        "ModelApprovalStatus": "Approved",
+                        "CustomerMetadataProperties": {MODE_KEY: "manual"},
+                        "ModelPackageArn": f"{GROUP_ARN_PREFIX}/1",
+                    }
+                ),
+            }
+        ]
+    )
+    assert sent["FailedEntryCount"] == 0
 
 
 # --- the transformer itself -------------------------------------------------------------------
