@@ -16,8 +16,9 @@ model_version_arn})``, then an endpoint configuration and an endpoint as for any
 - The endpoint serves the package's containers (its ``InferenceSpecification.Containers``:
   ``Image``, ``ModelDataUrl``, ``Environment``). The container's own ``Environment`` is added to
   the package's: that is how the SageMaker Python SDK sets variables for a package's container
-  (aws/sagemaker-python-sdk, src/sagemaker/model.py, ``ModelPackage._create_sagemaker_model``:
-  ``container_def = {"ModelPackageName": ...}; container_def["Environment"] = self.env``).
+  (aws/sagemaker-python-sdk v2.257.0, src/sagemaker/model.py,
+  ``ModelPackage._create_sagemaker_model``: ``container_def = {"ModelPackageName": ...}``, then
+  ``container_def["Environment"] = self.env``).
 - DescribeModel answers the container as the request gave it (``ModelPackageName``), with
   ``EnableNetworkIsolation`` as the request set it (moto answered ``false`` whatever the request
   said), and leaves out the ``Containers`` and ``VpcConfig`` the request did not give (moto
@@ -26,7 +27,9 @@ model_version_arn})``, then an endpoint configuration and an endpoint as for any
 
 Not modelled: ``InferenceSpecificationName`` (a package's additional inference specifications);
 what else may accompany ``ModelPackageName`` in a container, which neither the API reference nor
-botocore's model states, is passed through unchecked.
+botocore's model states, is passed through unchecked. A version that is not ``Approved`` is
+not refused: no AWS document says CreateModel refuses it (the SageMaker Python SDK approves such
+a version before it creates the model, in the same method, without saying why).
 """
 
 from __future__ import annotations
