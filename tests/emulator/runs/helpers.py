@@ -62,3 +62,20 @@ def task(resource: str, parameters: dict[str, Any], **fields: Any) -> dict[str, 
 
 def machine(start: str, **states: dict[str, Any]) -> dict[str, Any]:
     return {"StartAt": start, "States": states}
+
+
+def kms_keys_for(template: dict[str, Any], region: str = REGION) -> dict[str, dict[str, str]]:
+    """Create a KMS key (in the active moto) for each ``AWS::KMS::Key`` of ``template``, and
+    return the ``refs`` and ``attributes`` that resolve the template's references to them
+    (S3 refuses SSE-KMS with a key that does not exist)."""
+    import boto3
+
+    kms = boto3.client("kms", region_name=region)
+    refs: dict[str, str] = {}
+    attributes: dict[str, str] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") == "AWS::KMS::Key":
+            key = kms.create_key()["KeyMetadata"]
+            refs[logical_id] = key["KeyId"]
+            attributes[f"{logical_id}.Arn"] = key["Arn"]
+    return {"refs": refs, "attributes": attributes}
