@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import unquote, urlparse
 
@@ -26,10 +26,10 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
+from . import _package_models as package_models
 from . import _request_rules
 from ._state import LOCK, Endpoint, active_runtime, installed_runtime, start_daemon
 from .runtime import (
-    ContainerSpec,
     EndpointSpec,
     HostingOutcome,
     InvocationRequest,
@@ -57,6 +57,10 @@ def wrap_create_model(original: Callable[..., Model]) -> Callable[..., Model]:
             if name in self._models:
                 arn = arn_formatter("model", name, self.account_id, self.region_name)
                 raise ValidationError(message=f'Cannot create already existing model "{arn}".')
+            definitions = list(kwargs.get("containers") or [])
+            if kwargs.get("primary_container"):
+                definitions.insert(0, kwargs["primary_container"])
+            package_models.resolve(self, name, definitions)
             return original(self, **kwargs)
 
     return create_model
@@ -90,15 +94,6 @@ def _config_or_error(backend: SageMakerModelBackend, config_name: str) -> FakeEn
     return config
 
 
-def _container(definition: Mapping[str, Any]) -> ContainerSpec:
-    return ContainerSpec(
-        image=definition.get("Image"),
-        model_data_url=definition.get("ModelDataUrl"),
-        environment={str(k): str(v) for k, v in (definition.get("Environment") or {}).items()},
-        mode=definition.get("Mode"),
-    )
-
-
 def _endpoint_spec(
     backend: SageMakerModelBackend,
     endpoint_name: str,
@@ -108,14 +103,11 @@ def _endpoint_spec(
     variants = []
     for variant in config.production_variants:
         model: Model = backend.describe_model(variant["ModelName"])
-        definitions = list(model.containers or [])
-        if model.primary_container:
-            definitions.insert(0, model.primary_container)
         variants.append(
             VariantSpec(
                 variant_name=str(variant["VariantName"]),
                 model_name=str(variant["ModelName"]),
-                containers=tuple(_container(d) for d in definitions),
+                containers=package_models.served_containers(backend, model),
                 instance_type=variant.get("InstanceType"),
                 initial_instance_count=variant.get("InitialInstanceCount"),
                 execution_role_arn=model.execution_role_arn,

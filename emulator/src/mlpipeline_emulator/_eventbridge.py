@@ -10,12 +10,17 @@ rules that are ``DISABLED`` too. Patched here, after the EventBridge user guide:
 - A target that is a state machine (``arn:aws:states:...:stateMachine:...``) starts an
   execution of it, named by EventBridge (a UUID here), whose input is the event, or what the
   target makes of it: ``Input`` (a constant JSON text), ``InputPath`` (a JSONPath into the
-  event) or ``InputTransformer`` (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_Target.html).
+  event) or ``InputTransformer`` (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_Target.html;
+  the transformer as :mod:`._input_transformer` applies it).
   The event is the EventBridge envelope (``version``, ``id``, ``detail-type``, ``source``,
   ``account``, ``time`` as ``2019-12-03T13:57:33Z``, ``region``, ``resources``, ``detail``:
   https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html).
 - :func:`emit` delivers an event as an AWS service sends it, to the rules of the account's and
   region's default bus (services send to the default bus only).
+- A state machine the target cannot start (it no longer exists, or refuses the input) drops
+  the event with a warning in the log, as EventBridge drops an event it fails to deliver; the
+  SageMaker request or the ``PutEvents`` call that sent it succeeds (moto failed it with the
+  Step Functions error).
 Any other target is moto's; one moto cannot deliver to (an SNS topic, a Lambda function) is
 skipped with a warning for the events :func:`emit` sends, so that the request that sent the event
 still succeeds.
@@ -31,8 +36,8 @@ import uuid
 from typing import Any, Final
 
 from moto.events.models import Rule, events_backends
-from moto.events.utils import EventTemplateParser
 
+from . import _input_transformer as input_transformer
 from ._state import LOCK
 
 logger = logging.getLogger(__name__)
@@ -53,7 +58,7 @@ def _iso(time: Any) -> Any:
     return time
 
 
-def _target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
+def _target_input(target: dict[str, Any], event: dict[str, Any], rule: Rule) -> str:
     if "Input" in target:
         return str(target["Input"])
     if "InputPath" in target:
@@ -63,23 +68,22 @@ def _target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
         return json.dumps(found[0] if found else None)
     transformer = target.get("InputTransformer")
     if transformer:
-        return json.dumps(
-            EventTemplateParser.parse(
-                input_template=transformer.get("InputTemplate"),
-                input_paths_map=transformer.get("InputPathsMap", {}),
-                event=event,  # type: ignore[arg-type]
-            )
+        values = input_transformer.variables(
+            transformer.get("InputPathsMap") or {}, event, str(rule.arn), str(rule.name)
         )
+        return input_transformer.render(str(transformer.get("InputTemplate", "")), values)
     return json.dumps({k: v for k, v in event.items() if k != "ingestion-time"})
 
 
-def _start_execution(target: dict[str, Any], event: dict[str, Any]) -> None:
+def _start_execution(target: dict[str, Any], event: dict[str, Any], rule: Rule) -> None:
     from moto.stepfunctions.responses import get_backend
 
     arn = str(target["Arn"])
     _, _, _, region, account, *_ = arn.split(":")
     get_backend(account, region).start_execution(
-        state_machine_arn=arn, name=str(uuid.uuid4()), execution_input=_target_input(target, event)
+        state_machine_arn=arn,
+        name=str(uuid.uuid4()),
+        execution_input=_target_input(target, event, rule),
     )
 
 
@@ -91,7 +95,15 @@ def _send_to_targets(self: Rule, original_event: Any, transform_input: bool = Tr
         event = dict(original_event)
         event["time"] = _iso(event.get("time"))
         for target in machines:
-            _start_execution(target, event)
+            try:
+                _start_execution(target, event, self)
+            except Exception as error:
+                # A target EventBridge fails to invoke (a state machine that no longer exists,
+                # an input Step Functions refuses) drops the event ("If an event isn't delivered
+                # after all retry attempts are exhausted, the event is dropped":
+                # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html);
+                # the request that sent the event has already succeeded.
+                logger.warning("rule %s: event not delivered to %s: %s", self.name, target, error)
     others = [t for t in self.targets if t not in machines]
     if others:  # after the state machines: moto raises for targets it cannot deliver to
         rest = copy.copy(self)

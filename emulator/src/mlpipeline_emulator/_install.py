@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from . import (
+    _aws_sdk_tasks,
     _eventbridge,
     _executions,
     _sagemaker_backend,
@@ -32,7 +33,9 @@ def install(
     StopTrainingJob, InvokeEndpoint through the runtime) and moto's Step Functions interpreter
     (the optimized ``sagemaker`` integration, ``SageMaker.*`` error names for ``aws-sdk``, a UUID
     for executions started without a name, Wait states scaled by ``wait_scale``), the model
-    registry's gaps and events, and moto's EventBridge (rules that start state machines). Works
+    registry's gaps and events, models created from model packages, moto's EventBridge (rules
+    that start state machines, input transformers), S3's SSE-KMS key check and ``S3.*`` error
+    names for ``aws-sdk``, and reference paths with indexes. Works
     for ``mock_aws`` and for a moto server in this process; state lives in moto's backends, so
     resetting moto resets it.
 
@@ -51,6 +54,7 @@ def install(
         _waits.scale = wait_scale
         _executions.patch()
         _eventbridge.patch()
+        _aws_sdk_tasks.patch()
         _state.set_runtime(active)
     return active
 
@@ -65,6 +69,7 @@ def uninstall() -> None:
         _waits.scale = 1.0
         _executions.unpatch()
         _eventbridge.unpatch()
+        _aws_sdk_tasks.unpatch()
         _state.set_runtime(None)
 
 

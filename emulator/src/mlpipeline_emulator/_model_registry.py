@@ -29,8 +29,9 @@ here (SageMaker API Reference, https://docs.aws.amazon.com/sagemaker/latest/APIR
 - Events: creating a versioned model package, and an UpdateModelPackage that changes its
   ModelApprovalStatus, send a ``SageMaker Model Package State Change`` event from
   ``aws.sagemaker`` to the default event bus, whose ``resources`` is the package's ARN and whose
-  ``detail`` is the package as DescribeModelPackage describes it, timestamps as epoch
-  milliseconds ("SageMaker model package state change",
+  ``detail`` is the package as DescribeModelPackage describes it (``ModelPackageArn``,
+  ``ModelPackageGroupName``, ``ModelPackageVersion``, ``ModelApprovalStatus``, ...), timestamps
+  as ``2021-02-24T17:00:14Z`` ("SageMaker model package state change",
   https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html#eventbridge-model-package;
   a rule on ``{"source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Package State
   Change"]}``: https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-staging-construct-event-bridge.html).
@@ -72,15 +73,18 @@ def _owner(backend: Backend, account: str | None, region: str | None) -> Backend
     return sagemaker_backends[account][region or backend.region_name]
 
 
-def _millis(value: Any) -> Any:
+def _event_times(value: Any) -> Any:
+    """Timestamps as the event's ``detail`` gives them: ``"CreationTime": "2021-02-24T17:00:14Z"``
+    (the documented example event, automating-sagemaker-with-eventbridge.html#eventbridge-model-
+    package)."""
     if isinstance(value, datetime.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=datetime.UTC)
-        return int(value.timestamp() * 1000)
+        return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, dict):
-        return {k: _millis(v) for k, v in value.items()}
+        return {k: _event_times(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_millis(v) for v in value]
+        return [_event_times(v) for v in value]
     return value
 
 
@@ -90,7 +94,7 @@ def _send_state_change(backend: Backend, package: ModelPackage) -> None:
         backend.region_name,
         source=SOURCE,
         detail_type=DETAIL_TYPE,
-        detail=_millis(package.gen_response_object()),
+        detail=_event_times(package.gen_response_object()),
         resources=[package.arn],
     )
 

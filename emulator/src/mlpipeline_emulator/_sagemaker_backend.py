@@ -12,6 +12,7 @@ from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from . import _endpoints as endpoints
 from . import _model_registry as registry
+from . import _package_models as package_models
 from . import _request_gate as gate
 from . import _training_jobs as training
 from ._state import LOCK
@@ -42,6 +43,8 @@ _PATCHES: Final = (
     ),
     _Patch(SageMakerResponse, "stop_training_job", lambda _: training.respond_stop_training_job),
     _Patch(SageMakerResponse, "update_endpoint", lambda _: endpoints.respond_update_endpoint),
+    _Patch(SageMakerResponse, "create_model", lambda _: package_models.respond_create_model),
+    _Patch(SageMakerResponse, "describe_model", lambda _: package_models.respond_describe_model),
     _Patch(SageMakerModelBackend, "create_model_package", registry.wrap_create_model_package),
     _Patch(SageMakerModelBackend, "update_model_package", lambda _: registry.update_model_package),
     _Patch(SageMakerModelBackend, "describe_model_package", registry.wrap_describe_model_package),

@@ -79,3 +79,30 @@ def provision(template: dict[str, Any]) -> None:
             sagemaker.create_model_package_group(
                 ModelPackageGroupName=resource["Properties"]["ModelPackageGroupName"]
             )
+
+
+def kms_keys_for(template: dict[str, Any], region: str = REGION) -> dict[str, dict[str, str]]:
+    """Create a KMS key (in the active moto) for each ``AWS::KMS::Key`` of ``template``, and
+    return the ``refs`` and ``attributes`` that resolve the template's references to them
+    (S3 refuses SSE-KMS with a key that does not exist)."""
+    import boto3
+
+    kms = boto3.client("kms", region_name=region)
+    refs: dict[str, str] = {}
+    attributes: dict[str, str] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") == "AWS::KMS::Key":
+            key = kms.create_key()["KeyMetadata"]
+            refs[logical_id] = key["KeyId"]
+            attributes[f"{logical_id}.Arn"] = key["Arn"]
+    return {"refs": refs, "attributes": attributes}
+
+
+def pipeline_environment(template: dict[str, Any], refs: dict[str, str]) -> Any:
+    """Provision what the rendered definition of ``template`` names (its buckets, model package
+    groups and KMS keys) and return the renderer's Environment with ``refs`` and the keys."""
+    from mlpipeline_cli.asl import Environment
+
+    keys = kms_keys_for(template)
+    provision(template)
+    return Environment(refs={**refs, **keys["refs"]}, attributes=keys["attributes"])

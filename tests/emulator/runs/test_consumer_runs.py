@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from mlpipeline_cli.asl import Environment, render_definition
 from mlpipeline_emulator import ScriptedRuntime, TrainingOutcome, local_sagemaker
-from tests.emulator.runs.helpers import MOTO_CONFIG, REGION, ROLE, provision, wait_for
+from tests.emulator.runs.helpers import MOTO_CONFIG, REGION, ROLE, kms_keys_for, provision, wait_for
 
 from conftest import new_app
 
@@ -55,13 +55,16 @@ def _run(template: dict[str, Any], *, with_data: bool) -> tuple[dict[str, Any], 
     s3.create_bucket(Bucket="team-artifacts")
     if with_data:
         s3.put_object(Bucket="team-data", Key="digits/train-images-idx3-ubyte.gz", Body=b"x")
+    keys = kms_keys_for(template)
     env = Environment(
         refs={
             _logical_id(template, "TeamData", "AWS::S3::Bucket"): "team-data",
             _logical_id(template, "PipelineArtifactsBucket", "AWS::S3::Bucket"): "team-artifacts",
+            **keys["refs"],
         },
         attributes={
             f"{_logical_id(template, 'TeamData', 'AWS::S3::Bucket')}.Arn": "arn:aws:s3:::team-data",
+            **keys["attributes"],
         },
     )
     provision(template)

@@ -26,7 +26,7 @@ from mlpipeline_cdk.source_asset import build_source_archive
 from mlpipeline_cli.asl import Environment, render_definition
 from mlpipeline_emulator import ProcessRuntime, local_sagemaker
 from scripts.mnist_data import MnistSplits, load_sample_digits, split_digits, write_splits
-from tests.emulator.runs.helpers import MOTO_CONFIG, REGION, ROLE, provision, wait_for
+from tests.emulator.runs.helpers import MOTO_CONFIG, REGION, ROLE, kms_keys_for, provision, wait_for
 
 from conftest import ROOT, new_app
 
@@ -82,8 +82,13 @@ def isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Isolated]:
             k for k, v in template["Resources"].items() if v["Type"] == "AWS::SNS::Topic"
         )
         topic = boto3.client("sns", region_name=REGION).create_topic(Name="failures")
+        keys = kms_keys_for(template)
         definition = render_definition(
-            template, env=Environment(refs={topic_id: topic["TopicArn"]})
+            template,
+            env=Environment(
+                refs={topic_id: topic["TopicArn"], **keys["refs"]},
+                attributes=keys["attributes"],
+            ),
         )
         provision(template)
         states = definition["States"]

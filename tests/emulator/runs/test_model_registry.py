@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -268,7 +269,7 @@ def test_approval_starts_the_rules_state_machine_with_the_event(
     assert event["detail"]["ModelPackageArn"] == arn
     assert event["detail"]["ModelPackageVersion"] == 1
     assert event["detail"]["ModelApprovalStatus"] == "Approved"
-    assert isinstance(event["detail"]["CreationTime"], int)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event["detail"]["CreationTime"])
     assert event["time"].endswith("Z")
 
 

@@ -16,9 +16,9 @@ from typing import Any
 import boto3
 import pytest
 
-from mlpipeline_cli.asl import Environment, render_definition
+from mlpipeline_cli.asl import render_definition
 from mlpipeline_emulator import HostingOutcome, ScriptedRuntime, TrainingOutcome, local_sagemaker
-from tests.emulator.runs.helpers import REGION, ROLE, Execution, provision, wait_for
+from tests.emulator.runs.helpers import REGION, ROLE, Execution, pipeline_environment, wait_for
 
 # Slow: executes the state machine in the emulator, scenario after scenario;
 # `make test-fast` leaves it out.
@@ -72,9 +72,9 @@ def pipeline(
         k for k, v in ml_template_json["Resources"].items() if v["Type"] == "AWS::SNS::Topic"
     )
     definition = render_definition(
-        ml_template_json, env=Environment(refs={topic_id: notifications.topic_arn})
+        ml_template_json,
+        env=pipeline_environment(ml_template_json, {topic_id: notifications.topic_arn}),
     )
-    provision(ml_template_json)
     sfn = boto3.client("stepfunctions", region_name=REGION)
     machine = sfn.create_state_machine(
         name="MLPipeline", definition=json.dumps(definition), roleArn=ROLE

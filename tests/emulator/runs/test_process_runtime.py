@@ -27,7 +27,7 @@ from moto.core.models import botocore_stubber
 
 from mlpipeline_cdk.contract.script import METRIC_DEFINITIONS
 from mlpipeline_cdk.source_asset import build_source_archive
-from mlpipeline_cli.asl import render_definition
+from mlpipeline_cli.asl import Environment, render_definition
 from mlpipeline_emulator import ProcessRuntime, local_sagemaker
 from mlpipeline_emulator.server import _load_runtime, serve
 from scripts.mnist_data import (
@@ -36,7 +36,7 @@ from scripts.mnist_data import (
     split_digits,
     write_splits,
 )
-from tests.emulator.runs.helpers import MOTO_CONFIG, REGION, ROLE, SAGEMAKER_ROLE
+from tests.emulator.runs.helpers import MOTO_CONFIG, REGION, ROLE, SAGEMAKER_ROLE, kms_keys_for
 
 ROOT = Path(__file__).resolve().parents[3]
 #: The training script's files (mnist.py and the modules it imports), as code/ of a model archive.
@@ -796,7 +796,9 @@ def test_deleting_an_endpoint_takes_its_model_down(
 def test_the_synthesized_state_machine_trains_gates_and_serves_for_real(
     cloud: Cloud, ml_template_json: dict[str, Any]
 ) -> None:
-    definition = render_definition(ml_template_json)
+    definition = render_definition(
+        ml_template_json, env=Environment(**kms_keys_for(ml_template_json))
+    )
     defaults = definition["States"]["ApplyRunDefaults"]["Parameters"]
     for bucket in set(re.findall(r"s3://([a-z0-9.-]+)/", json.dumps(definition))):
         cloud.s3.create_bucket(Bucket=bucket)

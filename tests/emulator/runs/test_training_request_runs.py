@@ -20,10 +20,10 @@ import regex
 
 from mlpipeline_cdk.contract.run_input import HYPERPARAMETERS, KEYS
 from mlpipeline_cdk.dlc_images import PYTORCH_TRAINING_GPU_TAG, PYTORCH_TRAINING_TAG
-from mlpipeline_cli.asl import Environment, render_definition
+from mlpipeline_cli.asl import render_definition
 from mlpipeline_emulator import ScriptedRuntime
 from tests.emulator.runs import test_pipeline_runs as _runs
-from tests.emulator.runs.helpers import REGION, ROLE, Execution, provision, wait_for
+from tests.emulator.runs.helpers import REGION, ROLE, Execution, pipeline_environment, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -60,9 +60,9 @@ def run_raw(
         k for k, v in ml_template_json["Resources"].items() if v["Type"] == "AWS::SNS::Topic"
     )
     definition = render_definition(
-        ml_template_json, env=Environment(refs={topic_id: notifications.topic_arn})
+        ml_template_json,
+        env=pipeline_environment(ml_template_json, {topic_id: notifications.topic_arn}),
     )
-    provision(ml_template_json)
     sfn = boto3.client("stepfunctions", region_name=REGION)
     machine = sfn.create_state_machine(
         name="MLPipelineRaw", definition=json.dumps(definition), roleArn=ROLE
