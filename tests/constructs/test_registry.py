@@ -163,6 +163,10 @@ def test_registration_request_is_valid_and_records_lineage_metrics_and_the_conta
     assert register["Resource"].endswith(":states:::aws-sdk:sagemaker:createModelPackage")
     params = register["Parameters"]
     _validate("CreateModelPackage", params)
+    assert params["MetadataProperties"] == {
+        "GeneratedBy.$": "$$.Execution.Id",
+        "CommitId": params["CustomerMetadataProperties"][contract.CODE_ASSET_HASH],
+    }
     assert params["ModelPackageGroupName"] == "mlpipeline-models"
     assert params["ModelApprovalStatus.$"] == "$.registration"
     # Idempotent when retried: the same execution gives the same token.

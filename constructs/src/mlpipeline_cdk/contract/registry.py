@@ -5,7 +5,10 @@ Every run whose model passes the gate registers a version in the pipeline's mode
 ``CustomerMetadataProperties`` carry its lineage under the keys below (SageMaker allows at most
 50 entries, keys of 1 to 128 and values of 1 to 256 characters of letters, digits, spaces and
 ``_.:/=+-@``: botocore's SageMaker model, ``CustomerMetadataMap``). The keys are plain letters so
-that the state machine can read them with a dot-notation JSONPath. Its ``ModelMetrics`` point at
+that the state machine can read them with a dot-notation JSONPath. Values that may hold other
+characters are kept elsewhere: the execution's ARN (execution names may hold brackets,
+punctuation and symbols) in ``MetadataProperties.GeneratedBy``, as SageMaker Pipelines records
+its executions there, and the data URI (any S3 key) in the report. Its ``ModelMetrics`` point at
 the evaluation report (:data:`REPORT_PREFIX`), a JSON object with the same lineage, the run's
 hyperparameters and its final metrics.
 
@@ -20,8 +23,6 @@ from typing import Final, Literal
 
 #: Lineage of a version (``CustomerMetadataProperties`` keys).
 TRAINING_JOB: Final = "mlpipelineTrainingJob"
-EXECUTION_ARN: Final = "mlpipelineExecutionArn"
-DATA_URI: Final = "mlpipelineDataUri"
 CODE_ASSET_HASH: Final = "mlpipelineCodeAssetHash"
 ACCURACY: Final = "mlpipelineAccuracy"
 ACCURACY_THRESHOLD: Final = "mlpipelineAccuracyThreshold"
@@ -29,8 +30,6 @@ ACCURACY_THRESHOLD: Final = "mlpipelineAccuracyThreshold"
 APPROVAL_MODE: Final = "mlpipelineApprovalMode"
 LINEAGE_KEYS: Final = (
     TRAINING_JOB,
-    EXECUTION_ARN,
-    DATA_URI,
     CODE_ASSET_HASH,
     ACCURACY,
     ACCURACY_THRESHOLD,

@@ -186,13 +186,14 @@ class RegisterModel(sfn.StateMachineFragment):
                         }
                     }
                 },
+                # Values of any characters (CustomerMetadataProperties takes few; see
+                # contract.registry): the run that registered it, and its code's hash.
                 "MetadataProperties": {
                     "GeneratedBy": sfn.JsonPath.string_at("$$.Execution.Id"),
+                    "CommitId": code_asset_hash,
                 },
                 "CustomerMetadataProperties": {
                     contract.TRAINING_JOB: sfn.JsonPath.string_at("$.training.jobName"),
-                    contract.EXECUTION_ARN: sfn.JsonPath.string_at("$$.Execution.Id"),
-                    contract.DATA_URI: sfn.JsonPath.string_at("$.config.trainingDataUri"),
                     contract.CODE_ASSET_HASH: code_asset_hash,
                     contract.ACCURACY: sfn.JsonPath.format(
                         "{}", sfn.JsonPath.string_at("$.evaluation.accuracy")
