@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from . import (
+    _accounts,
+    _cross_account,
     _eventbridge,
     _executions,
     _sagemaker_backend,
@@ -32,7 +34,9 @@ def install(
     StopTrainingJob, InvokeEndpoint through the runtime) and moto's Step Functions interpreter
     (the optimized ``sagemaker`` integration, ``SageMaker.*`` error names for ``aws-sdk``, a UUID
     for executions started without a name, Wait states scaled by ``wait_scale``), the model
-    registry's gaps and events, and moto's EventBridge (rules that start state machines). Works
+    registry's gaps and events, moto's EventBridge (rules that start state machines), and
+    several accounts (tasks act in their role's account; another account's model package
+    groups and S3 objects only as their resource policies allow). Works
     for ``mock_aws`` and for a moto server in this process; state lives in moto's backends, so
     resetting moto resets it.
 
@@ -51,6 +55,8 @@ def install(
         _waits.scale = wait_scale
         _executions.patch()
         _eventbridge.patch()
+        _accounts.patch()
+        _cross_account.patch()
         _state.set_runtime(active)
     return active
 
@@ -65,6 +71,8 @@ def uninstall() -> None:
         _waits.scale = 1.0
         _executions.unpatch()
         _eventbridge.unpatch()
+        _accounts.unpatch()
+        _cross_account.unpatch()
         _state.set_runtime(None)
 
 
