@@ -99,6 +99,25 @@ def _container(definition: Mapping[str, Any]) -> ContainerSpec:
     )
 
 
+def _from_packages(
+    backend: SageMakerModelBackend, definitions: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A container that names a model package is the package's containers, with the
+    container's own ``Environment`` on top."""
+    from ._model_registry import package_containers
+
+    resolved: list[dict[str, Any]] = []
+    for definition in definitions:
+        package = definition.get("ModelPackageName")
+        if not package:
+            resolved.append(definition)
+            continue
+        for container in package_containers(backend, str(package)):
+            environment = {**container.get("Environment", {}), **definition.get("Environment", {})}
+            resolved.append({**container, "Environment": environment})
+    return resolved
+
+
 def _endpoint_spec(
     backend: SageMakerModelBackend,
     endpoint_name: str,
@@ -111,6 +130,7 @@ def _endpoint_spec(
         definitions = list(model.containers or [])
         if model.primary_container:
             definitions.insert(0, model.primary_container)
+        definitions = _from_packages(backend, definitions)
         variants.append(
             VariantSpec(
                 variant_name=str(variant["VariantName"]),

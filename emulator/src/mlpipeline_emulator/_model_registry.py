@@ -185,6 +185,20 @@ def check_model_package_use(self: Backend, package_arn: str) -> None:
     _check_access(self, owner, name.split("/", 1)[0], "CreateModel", [package_arn])
 
 
+def package_containers(self: Backend, package: str) -> list[dict[str, Any]]:
+    """The containers of a model package's inference specification (of another account's too:
+    SageMaker deploys what CreateModel was allowed to name)."""
+    account, region, _ = _split_arn(package)
+    owner = _owner(self, account, region)
+    with LOCK:
+        key = owner.model_package_name_mapping.get(package)
+        found = owner.model_packages.get(key) if key else None
+        if found is None:
+            raise _unknown_package(package)
+        specification = found.inference_specification or {}
+        return [dict(c) for c in specification.get("Containers", [])]
+
+
 def wrap_create_model(original: Callable[..., Any]) -> Callable[..., Any]:
     """CreateModel whose containers name another account's model package versions."""
 
