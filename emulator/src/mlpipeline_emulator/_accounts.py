@@ -33,7 +33,7 @@ from .session import ACCOUNT as DEFAULT_ACCOUNT
 from .session import ROLE_NAME
 
 _PARTITION: Final = "aws"
-_keys: dict[str, tuple[str, str]] = {}
+_keys: dict[tuple[str, str | None], tuple[str, str]] = {}
 _original: Any = None
 _original_account: Any = None
 _acting = threading.local()
@@ -51,18 +51,20 @@ def account_of(arn: str | None) -> str | None:
     return parts[4] if len(parts) > 5 and parts[4].isdigit() else None
 
 
-def credentials_for(account: str | None) -> tuple[str, str]:
+def credentials_for(account: str | None, role: str | None = None) -> tuple[str, str]:
     """An access key and secret that moto maps to ``account`` (the default account: moto's
-    fallback for keys it does not know)."""
-    if account is None or account == DEFAULT_ACCOUNT:
+    fallback for keys it does not know), as ``role`` when given (the key's principal, as an
+    assumed role's: resource policies that name the role see it)."""
+    if account is None or (account == DEFAULT_ACCOUNT and role is None):
         return "local", "local"
     with LOCK:
-        known = _keys.get(account)
+        known = _keys.get((account, role))
         backend = iam_backends[account][_PARTITION]
         if known is None or known[0] not in backend.access_keys:
             key = backend.create_temp_access_key()
+            key.role_arn = role
             known = (key.access_key_id, key.secret_access_key)
-            _keys[account] = known
+            _keys[(account, role)] = known
         return known
 
 
@@ -86,10 +88,11 @@ def _role_of(state_credentials: Any) -> str | None:
 def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
     """moto's ``boto_client_for`` acting in the account of the task's role."""
     client = _original(region, service, state_credentials)
-    account = account_of(_role_of(state_credentials))
-    if account is None or account == DEFAULT_ACCOUNT:
+    role = _role_of(state_credentials)
+    account = account_of(role)
+    if account is None:
         return client
-    key, secret = credentials_for(account)
+    key, secret = credentials_for(account, role)
     import boto3
 
     return boto3.client(

@@ -301,3 +301,42 @@ def test_a_state_machine_of_another_account_acts_in_that_account(sagemaker: Any)
     ours = sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"]
     assert [g["ModelPackageGroupName"] for g in theirs] == ["their-models"]
     assert ours == []
+
+
+def _run_in_b(role: str, definition: dict[str, Any]) -> dict[str, Any]:
+    sfn = client_in(B, "stepfunctions")
+    created = sfn.create_state_machine(
+        name=role.rsplit("/", 1)[1], definition=json.dumps(definition), roleArn=role
+    )
+    execution = sfn.start_execution(stateMachineArn=created["stateMachineArn"])["executionArn"]
+    described: dict[str, Any] = wait_for(
+        lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d,
+        "the execution",
+    )
+    return described
+
+
+def test_a_policy_naming_a_role_lets_only_that_roles_tasks_in(sagemaker: Any, version: str) -> None:
+    deployer = f"arn:aws:iam::{B}:role/DeployMachineRole"
+    sagemaker.put_model_package_group_policy(
+        ModelPackageGroupName=GROUP,
+        ResourcePolicy=_group_policy(
+            _statement({"AWS": deployer}, "sagemaker:DescribeModelPackage", VERSIONS)
+        ),
+    )
+    definition = machine(
+        "Describe",
+        Describe=task(
+            "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage",
+            {"ModelPackageName": version},
+        ),
+    )
+    allowed = _run_in_b(deployer, definition)
+    assert allowed["status"] == "SUCCEEDED", allowed
+    assert json.loads(allowed["output"])["ModelPackageArn"] == version
+    other = _run_in_b(f"arn:aws:iam::{B}:role/OtherMachineRole", definition)
+    assert other["status"] == "FAILED"
+    assert other["cause"].startswith(
+        f"User: arn:aws:iam::{B}:role/OtherMachineRole is not authorized to perform: "
+        "sagemaker:DescribeModelPackage"
+    )
