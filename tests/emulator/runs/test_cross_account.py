@@ -340,3 +340,28 @@ def test_a_policy_naming_a_role_lets_only_that_roles_tasks_in(sagemaker: Any, ve
         f"User: arn:aws:iam::{B}:role/OtherMachineRole is not authorized to perform: "
         "sagemaker:DescribeModelPackage"
     )
+
+
+def test_a_training_job_of_another_accounts_state_machine_is_that_accounts(
+    sagemaker: Any,
+) -> None:
+    job = {
+        "TrainingJobName": "their-training",
+        "RoleArn": f"arn:aws:iam::{B}:role/SageMakerRole",
+        "AlgorithmSpecification": {"TrainingImage": "image", "TrainingInputMode": "File"},
+        "OutputDataConfig": {"S3OutputPath": "s3://their-artifacts/models"},
+        "ResourceConfig": {
+            "InstanceCount": 1,
+            "InstanceType": "ml.m5.xlarge",
+            "VolumeSizeInGB": 10,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+    }
+    definition = machine(
+        "Train", Train=task("arn:aws:states:::sagemaker:createTrainingJob.sync", job)
+    )
+    finished = _run_in_b(f"arn:aws:iam::{B}:role/TrainMachineRole", definition)
+    assert finished["status"] == "SUCCEEDED", finished
+    arn = json.loads(finished["output"])["TrainingJobArn"]
+    assert arn == f"arn:aws:sagemaker:{REGION}:{B}:training-job/their-training"
+    assert sagemaker.list_training_jobs()["TrainingJobSummaries"] == []
