@@ -11,6 +11,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.s3.models import FakeBucket
 
+from mlpipeline_emulator.cloudformation import (
+    install_cloudformation_support,
+    uninstall_cloudformation_support,
+)
 from mlpipeline_emulator.cloudformation._bucket_policies import bucket_permission
 from tests.emulator.runs.helpers import ACCOUNT, REGION, machine, task, wait_for
 
@@ -365,3 +369,42 @@ def test_a_training_job_of_another_accounts_state_machine_is_that_accounts(
     arn = json.loads(finished["output"])["TrainingJobArn"]
     assert arn == f"arn:aws:sagemaker:{REGION}:{B}:training-job/their-training"
     assert sagemaker.list_training_jobs()["TrainingJobSummaries"] == []
+
+
+def test_the_group_policy_of_a_cloudformation_stack_is_enforced(aws: None) -> None:
+    template = {
+        "Resources": {
+            "Group": {
+                "Type": "AWS::SageMaker::ModelPackageGroup",
+                "Properties": {
+                    "ModelPackageGroupName": GROUP,
+                    "ModelPackageGroupPolicy": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            _statement(
+                                {"AWS": f"arn:aws:iam::{B}:root"},
+                                "sagemaker:DescribeModelPackageGroup",
+                                GROUP_ARN,
+                            )
+                        ],
+                    },
+                },
+            }
+        }
+    }
+    install_cloudformation_support()
+    try:
+        boto3.client("cloudformation", region_name=REGION).create_stack(
+            StackName="registry", TemplateBody=json.dumps(template)
+        )
+    finally:
+        uninstall_cloudformation_support()
+    described = client_in(B, "sagemaker").describe_model_package_group(
+        ModelPackageGroupName=GROUP_ARN
+    )
+    assert described["ModelPackageGroupArn"] == GROUP_ARN
+    with pytest.raises(ClientError) as refused:
+        client_in("333333333333", "sagemaker").describe_model_package_group(
+            ModelPackageGroupName=GROUP_ARN
+        )
+    assert _error(refused)[0] == "AccessDeniedException"
