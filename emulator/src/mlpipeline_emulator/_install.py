@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from . import (
+    _accounts,
     _aws_sdk_tasks,
+    _cross_account,
     _eventbridge,
     _executions,
     _sagemaker_backend,
@@ -35,7 +37,9 @@ def install(
     for executions started without a name, Wait states scaled by ``wait_scale``), the model
     registry's gaps and events, models created from model packages, moto's EventBridge (rules
     that start state machines, input transformers), S3's SSE-KMS key check and ``S3.*`` error
-    names for ``aws-sdk``, and reference paths with indexes. Works
+    names for ``aws-sdk``, reference paths with indexes, and several accounts (tasks act in
+    their role's account; another account's model package groups and S3 objects only as their
+    resource policies allow). Works
     for ``mock_aws`` and for a moto server in this process; state lives in moto's backends, so
     resetting moto resets it.
 
@@ -55,6 +59,8 @@ def install(
         _executions.patch()
         _eventbridge.patch()
         _aws_sdk_tasks.patch()
+        _accounts.patch()
+        _cross_account.patch()
         _state.set_runtime(active)
     return active
 
@@ -70,6 +76,8 @@ def uninstall() -> None:
         _executions.unpatch()
         _eventbridge.unpatch()
         _aws_sdk_tasks.unpatch()
+        _accounts.unpatch()
+        _cross_account.unpatch()
         _state.set_runtime(None)
 
 

@@ -18,9 +18,12 @@ here (SageMaker API Reference, https://docs.aws.amazon.com/sagemaker/latest/APIR
   "PendingManualApproval")").
 - CreateModelPackage and DescribeModelPackageGroup take the group's name or ARN (botocore's
   SageMaker model: ``ModelPackageGroupName`` is an ``ArnOrName`` in both requests); moto only
-  found groups by name. DescribeModelPackage and DescribeModelPackageGroup with an ARN of another
-  account read that account's registry (cross-account access is granted by the group's resource
-  policy, which the emulator, like IAM, does not enforce).
+  found groups by name. DescribeModelPackage, DescribeModelPackageGroup and ListModelPackages
+  with an ARN of another account read that account's registry, and CreateModel may name another
+  account's version, when the group's resource policy allows the caller's account the action
+  (:mod:`._cross_account`; else ``AccessDeniedException``): DescribeModelPackageGroup on the
+  group's ARN, DescribeModelPackage and CreateModel on the version's ARN, ListModelPackages on
+  the group's ARN or its versions' (``model-package/<group>/*``).
 - DescribeModelPackage and UpdateModelPackage of a package that does not exist answer
   ``ValidationException`` with a message ending "does not exist.", as SageMaker does (moto:
   "... not found").
@@ -48,6 +51,7 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import ModelPackage, ModelPackageGroup, sagemaker_backends
 from moto.sagemaker.utils import arn_formatter
 
+from ._cross_account import check_sagemaker, current_principal
 from ._eventbridge import emit
 from ._state import LOCK
 
@@ -160,10 +164,65 @@ def update_model_package(
     return str(package.arn)
 
 
+def _check_access(
+    caller: Backend, owner: Backend, group: str, action: str, resources: list[str]
+) -> None:
+    """Another account's group: its resource policy must allow the caller ``action``."""
+    if owner is caller:
+        return
+    with LOCK:
+        policy = policies(owner).get(group)
+    check_sagemaker(
+        caller.account_id, owner.account_id, policy, action, resources, current_principal()
+    )
+
+
+def _group_arn(owner: Backend, group: str) -> str:
+    return str(arn_formatter("model-package-group", group, owner.account_id, owner.region_name))
+
+
+def check_model_package_use(self: Backend, package_arn: str) -> None:
+    """CreateModel naming ``package_arn`` (a version of another account's group): the group's
+    policy must allow the caller ``sagemaker:CreateModel`` on it."""
+    account, region, name = _split_arn(package_arn)
+    owner = _owner(self, account, region)
+    _check_access(self, owner, name.split("/", 1)[0], "CreateModel", [package_arn])
+
+
+def package_containers(self: Backend, package: str) -> list[dict[str, Any]]:
+    """The containers of a model package's inference specification (of another account's too:
+    SageMaker deploys what CreateModel was allowed to name)."""
+    account, region, _ = _split_arn(package)
+    owner = _owner(self, account, region)
+    with LOCK:
+        key = owner.model_package_name_mapping.get(package)
+        found = owner.model_packages.get(key) if key else None
+        if found is None:
+            raise _unknown_package(package)
+        specification = found.inference_specification or {}
+        return [dict(c) for c in specification.get("Containers", [])]
+
+
+def wrap_create_model(original: Callable[..., Any]) -> Callable[..., Any]:
+    """CreateModel whose containers name another account's model package versions."""
+
+    def create_model(self: Backend, **kwargs: Any) -> Any:
+        containers = [kwargs.get("primary_container"), *(kwargs.get("containers") or [])]
+        for container in containers:
+            package = (container or {}).get("ModelPackageName")
+            if isinstance(package, str) and package.startswith("arn:"):
+                check_model_package_use(self, package)
+        return original(self, **kwargs)
+
+    return create_model
+
+
 def wrap_describe_model_package(original: Callable[..., ModelPackage]) -> Callable[..., Any]:
     def describe_model_package(self: Backend, model_package_name: str) -> ModelPackage:
-        account, region, _ = _split_arn(model_package_name)
+        account, region, name = _split_arn(model_package_name)
         owner = _owner(self, account, region)
+        group = name.split("/", 1)[0]
+        _check_access(self, owner, group, "DescribeModelPackage", [model_package_name])
         if model_package_name not in owner.model_package_name_mapping:
             raise _unknown_package(model_package_name)
         return original(owner, model_package_name)
@@ -178,9 +237,26 @@ def wrap_describe_model_package_group(
         self: Backend, model_package_group_name: str
     ) -> ModelPackageGroup:
         account, region, name = _split_arn(model_package_group_name)
-        return original(_owner(self, account, region), name)
+        owner = _owner(self, account, region)
+        _check_access(self, owner, name, "DescribeModelPackageGroup", [_group_arn(owner, name)])
+        return original(owner, name)
 
     return describe_model_package_group
+
+
+def wrap_list_model_packages(original: Callable[..., Any]) -> Callable[..., Any]:
+    def list_model_packages(self: Backend, **kwargs: Any) -> Any:
+        group = kwargs.get("model_package_group_name")
+        if not group:
+            return original(self, **kwargs)
+        account, region, name = _split_arn(group)
+        owner = _owner(self, account, region)
+        arn = _group_arn(owner, name)
+        versions = arn.replace(":model-package-group/", ":model-package/") + "/*"
+        _check_access(self, owner, name, "ListModelPackages", [arn, versions])
+        return original(owner, **{**kwargs, "model_package_group_name": name})
+
+    return list_model_packages
 
 
 def policies(backend: Backend) -> dict[str, str]:

@@ -16,9 +16,6 @@ import boto3
 from botocore.config import Config
 from moto.core.models import botocore_stubber
 
-#: moto accepts any credentials; these keep a developer's real ones out of local requests.
-_LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
-
 
 class S3LocationError(ValueError):
     """An S3 URI that cannot be used, or an object that is not there; the message says which."""
@@ -39,15 +36,20 @@ def moto_endpoint_url(explicit: str | None = None) -> str | None:
     return f"http://127.0.0.1:{port}" if port else None
 
 
-def s3_client(region: str, endpoint_url: str | None) -> Any:
-    """A client of its own (boto3's default session is not thread-safe) on the emulator's S3."""
+def s3_client(region: str, endpoint_url: str | None, account: str | None = None) -> Any:
+    """A client of its own (boto3's default session is not thread-safe) on the emulator's S3,
+    acting in ``account`` (default: moto's default account)."""
+    from ._accounts import credentials_for
+
+    key, secret = credentials_for(account)
     session = boto3.session.Session()
     return session.client(
         "s3",
         region_name=region,
         endpoint_url=endpoint_url,
         config=Config(retries={"max_attempts": 2}),
-        **_LOCAL_CREDENTIALS,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
     )
 
 

@@ -235,7 +235,9 @@ class Hosting:
         )
         try:
             model_dir = directory / "model"
-            client = s3.s3_client(endpoint.region, s3.moto_endpoint_url(self.s3_endpoint_url))
+            client = s3.s3_client(
+                endpoint.region, s3.moto_endpoint_url(self.s3_endpoint_url), endpoint.account_id
+            )
             self._download_model(client, container, directory, model_dir)
             code_dir = self._code_dir(client, container, directory, model_dir)
             program = container.environment.get("SAGEMAKER_PROGRAM", "")

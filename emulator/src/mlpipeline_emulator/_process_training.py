@@ -108,7 +108,7 @@ class TrainingRun:
     def _run(self, work: Path) -> TrainingOutcome:
         self.progress.enter("Downloading")
         program, submit_directory = self._entry_point()
-        client = s3.s3_client(self.job.region, self.endpoint_url)
+        client = s3.s3_client(self.job.region, self.endpoint_url, self.job.account_id)
         dirs = {host: HostDirs(work / host) for host in self.hosts}
         for host_dirs in dirs.values():
             host_dirs.create()

@@ -32,7 +32,11 @@ _PATCHES: Final = (
     _Patch(SageMakerModelBackend, "create_training_job", training.wrap_create_training_job),
     _Patch(SageMakerModelBackend, "describe_training_job", training.wrap_describe_training_job),
     _Patch(SageMakerModelBackend, "stop_training_job", lambda _: training.stop_training_job),
-    _Patch(SageMakerModelBackend, "create_model", endpoints.wrap_create_model),
+    _Patch(
+        SageMakerModelBackend,
+        "create_model",
+        lambda original: registry.wrap_create_model(endpoints.wrap_create_model(original)),
+    ),
     _Patch(SageMakerModelBackend, "create_endpoint_config", endpoints.wrap_create_endpoint_config),
     _Patch(SageMakerModelBackend, "create_endpoint", endpoints.wrap_create_endpoint),
     _Patch(SageMakerModelBackend, "update_endpoint", lambda _: endpoints.update_endpoint),
@@ -53,6 +57,7 @@ _PATCHES: Final = (
         "describe_model_package_group",
         registry.wrap_describe_model_package_group,
     ),
+    _Patch(SageMakerModelBackend, "list_model_packages", registry.wrap_list_model_packages),
     _Patch(
         SageMakerResponse,
         "put_model_package_group_policy",

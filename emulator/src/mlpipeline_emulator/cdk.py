@@ -45,10 +45,13 @@ _REMOVED_VARIABLES: Final = frozenset(
 )
 
 
-def cdk_environment(emulator: Emulator, base: Mapping[str, str] | None = None) -> dict[str, str]:
+def cdk_environment(
+    emulator: Emulator, base: Mapping[str, str] | None = None, account: str | None = None
+) -> dict[str, str]:
     """The environment that points the CDK CLI (AWS SDK for JavaScript v3) at the emulator:
     ``AWS_ENDPOINT_URL`` for every service (S3 included: on an IP address the SDK addresses
-    buckets path-style), dummy credentials, the region; no profile, config file or instance
+    buckets path-style), credentials that act in ``account`` (default: the emulator's default
+    account), the region; no profile, config file or instance
     metadata that could send it elsewhere; Node's deprecation and Node-version warnings off.
     Outside a virtual environment, this interpreter's folder comes first on ``PATH``, so that an
     app run as ``python3 app.py`` finds the packages installed beside the emulator."""
@@ -65,7 +68,7 @@ def cdk_environment(emulator: Emulator, base: Mapping[str, str] | None = None) -
     if "VIRTUAL_ENV" not in env:
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.update(
-        emulator.environment(),
+        emulator.environment(account),
         AWS_CONFIG_FILE=str(state_dir / "aws-config-none"),
         AWS_SHARED_CREDENTIALS_FILE=str(state_dir / "aws-credentials-none"),
         AWS_EC2_METADATA_DISABLED="true",
@@ -100,15 +103,17 @@ def run_cdk(
     app_dir: Path | None = None,
     capture: bool = False,
     check: bool = True,
+    account: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the CDK CLI (:func:`cdk_command`) in ``app_dir`` (default: the current directory)
-    against ``emulator``. ``capture``: collect stdout and stderr (as text) instead of passing
-    them through."""
+    against ``emulator``, with the credentials of ``account`` (default: the emulator's default
+    account). ``capture``: collect stdout and stderr (as text) instead of passing them
+    through."""
     app_dir = Path.cwd() if app_dir is None else app_dir
     result = subprocess.run(
         [*cdk_command(app_dir), *args, "--no-notices"],
         cwd=app_dir,
-        env=cdk_environment(emulator),
+        env=cdk_environment(emulator, account=account),
         stdin=subprocess.DEVNULL,
         capture_output=capture,
         text=True,
@@ -126,10 +131,16 @@ def synth(
     app_dir: Path | None = None,
     output: str = ASSEMBLY_DIR,
     capture: bool = False,
+    account: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``cdk synth`` of every stack into ``output`` (relative to ``app_dir``)."""
+    """``cdk synth`` of every stack into ``output`` (relative to ``app_dir``); env-agnostic
+    stacks are synthesized for ``account``."""
     return run_cdk(
-        ["synth", "--quiet", "--output", output], emulator, app_dir=app_dir, capture=capture
+        ["synth", "--quiet", "--output", output],
+        emulator,
+        app_dir=app_dir,
+        capture=capture,
+        account=account,
     )
 
 
@@ -139,14 +150,18 @@ def bootstrap(
     app_dir: Path | None = None,
     assembly: str = ASSEMBLY_DIR,
     capture: bool = False,
+    account: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``cdk bootstrap`` of the emulator's account and region (the CLI reads the synthesized
+    """``cdk bootstrap`` of ``account`` (default: the emulator's default account) and the
+    emulator's region, with that account's credentials (the CLI reads the synthesized
     ``assembly`` rather than running the app again)."""
+    target = account or emulator.account
     return run_cdk(
-        ["bootstrap", f"aws://{emulator.account}/{emulator.region}", "--app", assembly],
+        ["bootstrap", f"aws://{target}/{emulator.region}", "--app", assembly],
         emulator,
         app_dir=app_dir,
         capture=capture,
+        account=account,
     )
 
 
@@ -158,6 +173,7 @@ def _on_stacks(
     app_dir: Path | None,
     assembly: str,
     capture: bool,
+    account: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``cdk VERB STACK... --app ASSEMBLY FLAGS`` (``--all`` when no stack is named)."""
     names = [stacks] if isinstance(stacks, str) else list(stacks)
@@ -166,6 +182,7 @@ def _on_stacks(
         emulator,
         app_dir=app_dir,
         capture=capture,
+        account=account,
     )
 
 
@@ -176,11 +193,13 @@ def deploy(
     app_dir: Path | None = None,
     assembly: str = ASSEMBLY_DIR,
     capture: bool = False,
+    account: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``cdk deploy`` of ``stacks`` (names or patterns, as the CLI takes them; default: every
-    stack of the app) from the synthesized ``assembly``, without prompts."""
+    stack of the app) from the synthesized ``assembly``, without prompts, with the credentials
+    of ``account`` (default: the emulator's default account), where env-agnostic stacks go."""
     flags = ["--require-approval", "never"]
-    return _on_stacks("deploy", flags, emulator, stacks, app_dir, assembly, capture)
+    return _on_stacks("deploy", flags, emulator, stacks, app_dir, assembly, capture, account)
 
 
 def destroy(
@@ -190,9 +209,11 @@ def destroy(
     app_dir: Path | None = None,
     assembly: str = ASSEMBLY_DIR,
     capture: bool = False,
+    account: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``cdk destroy --force`` of ``stacks`` (default: every stack of the app)."""
-    return _on_stacks("destroy", ["--force"], emulator, stacks, app_dir, assembly, capture)
+    """``cdk destroy --force`` of ``stacks`` (default: every stack of the app) in ``account``."""
+    flags = ["--force"]
+    return _on_stacks("destroy", flags, emulator, stacks, app_dir, assembly, capture, account)
 
 
 def assembly_stacks(assembly: Path, patterns: Sequence[str] = ()) -> list[str]:
@@ -214,7 +235,10 @@ def assembly_stacks(assembly: Path, patterns: Sequence[str] = ()) -> list[str]:
     return names
 
 
-def stack_outputs(emulator: Emulator, stack_name: str) -> dict[str, str]:
-    """A deployed stack's outputs, ``{OutputKey: OutputValue}``."""
-    stacks = emulator.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+def stack_outputs(
+    emulator: Emulator, stack_name: str, account: str | None = None
+) -> dict[str, str]:
+    """A deployed stack's outputs, ``{OutputKey: OutputValue}``, in ``account``."""
+    cloudformation = emulator.client("cloudformation", account)
+    stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}

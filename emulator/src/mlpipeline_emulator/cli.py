@@ -26,6 +26,7 @@ from .cdk import ASSEMBLY_DIR, assembly_stacks, bootstrap, deploy, destroy, stac
 from .session import (
     Emulator,
     EmulatorError,
+    check_account,
     ensure_emulator,
     running_emulator,
     signals_raise,
@@ -51,51 +52,62 @@ def _timed(timings: dict[str, float], name: str, step: Callable[[], object]) -> 
     timings[name] = time.monotonic() - begin
 
 
-def deploy_app(app_dir: Path, stacks: Sequence[str]) -> int:
+def deploy_app(app_dir: Path, stacks: Sequence[str], account: str | None = None) -> int:
     """``deploy``: the emulator (started if needed), then synth, bootstrap and deploy of the app
-    in ``app_dir``; prints every deployed stack's outputs."""
+    in ``app_dir`` into ``account`` (default: the emulator's default account); prints every
+    deployed stack's outputs."""
+    if account is not None:
+        check_account(account)
     with signals_raise():
         emulator, started = ensure_emulator()
         print(f"Emulator {'started' if started else 'already running'} on {_where(emulator)}")
         timings: dict[str, float] = {}
         try:
-            _timed(timings, "synth", lambda: synth(emulator, app_dir=app_dir))
-            _timed(timings, "bootstrap", lambda: bootstrap(emulator, app_dir=app_dir))
-            _timed(timings, "deploy", lambda: deploy(emulator, stacks, app_dir=app_dir))
+            _timed(timings, "synth", lambda: synth(emulator, app_dir=app_dir, account=account))
+            _timed(
+                timings, "bootstrap", lambda: bootstrap(emulator, app_dir=app_dir, account=account)
+            )
+            _timed(
+                timings,
+                "deploy",
+                lambda: deploy(emulator, stacks, app_dir=app_dir, account=account),
+            )
         except BaseException:
             if started:  # leave no emulator behind that nothing was deployed to
                 emulator.stop()
             raise
     for stack in assembly_stacks(app_dir / ASSEMBLY_DIR, stacks):
-        _print_outputs(stack, stack_outputs(emulator, stack))
+        _print_outputs(stack, stack_outputs(emulator, stack, account))
     print("\nTimes: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items()))
     print(f"The emulator keeps running; `{PROG} env` points tools at it, `{PROG} stop` stops it.")
     return 0
 
 
-def destroy_app(app_dir: Path, stacks: Sequence[str]) -> int:
+def destroy_app(app_dir: Path, stacks: Sequence[str], account: str | None = None) -> int:
     """``destroy``: ``cdk destroy --force`` of the app in ``app_dir`` (synthesized first if it
-    has no assembly); the emulator keeps running."""
+    has no assembly) in ``account``; the emulator keeps running."""
+    if account is not None:
+        check_account(account)
     emulator = running_emulator()
     if emulator is None:
         print("No emulator is running: nothing is deployed.")
         return 0
     with signals_raise():
         if not (app_dir / ASSEMBLY_DIR / "manifest.json").exists():
-            synth(emulator, app_dir=app_dir)
+            synth(emulator, app_dir=app_dir, account=account)
         begin = time.monotonic()
-        destroy(emulator, stacks, app_dir=app_dir)
+        destroy(emulator, stacks, app_dir=app_dir, account=account)
     names = ", ".join(stacks) or "every stack of the app"
     print(f"Destroyed {names} in {time.monotonic() - begin:.1f} s")
     return 0
 
 
 def _command_deploy(args: argparse.Namespace) -> int:
-    return deploy_app(Path(args.app_dir).resolve(), args.stacks)
+    return deploy_app(Path(args.app_dir).resolve(), args.stacks, args.account)
 
 
 def _command_destroy(args: argparse.Namespace) -> int:
-    return destroy_app(Path(args.app_dir).resolve(), args.stacks)
+    return destroy_app(Path(args.app_dir).resolve(), args.stacks, args.account)
 
 
 def _command_start(args: argparse.Namespace) -> int:
@@ -128,7 +140,8 @@ def _command_env(args: argparse.Namespace) -> int:
     if emulator is None:
         print(f"No emulator is running (start it with `{PROG} start`).", file=sys.stderr)
         return 1
-    for name, value in emulator.environment().items():
+    account = check_account(args.account) if args.account is not None else None
+    for name, value in emulator.environment(account).items():
         print(f"export {name}={value}")
     return 0
 
@@ -171,6 +184,13 @@ def parser() -> argparse.ArgumentParser:
             )
             command.add_argument(
                 "--app-dir", default=".", help="the CDK app's folder, with cdk.json (default: .)"
+            )
+        if name in ("deploy", "destroy", "env"):
+            command.add_argument(
+                "--account",
+                default=None,
+                help="the 12-digit account to act in (default: 123456789012); every account "
+                "is emulated at once",
             )
         if name == "preflight":
             from ._preflight_cli import add_arguments

@@ -31,6 +31,8 @@ from typing import Any, Final
 #: moto's default account; any credentials moto does not know act in it.
 ACCOUNT: Final = "123456789012"
 REGION: Final = "us-east-1"
+#: The (never created) role whose AssumeRole gives credentials in another account.
+ROLE_NAME: Final = "mlpipeline-emulator"
 HOST: Final = "127.0.0.1"
 #: Where the emulator's state lives, when set (else :func:`state_home`'s default).
 HOME_VARIABLE: Final = "MLPIPELINE_EMULATOR_HOME"
@@ -43,6 +45,13 @@ _STOP_GRACE: Final = 5.0
 
 class EmulatorError(RuntimeError):
     """The emulator did not start, or the CDK CLI failed against it."""
+
+
+def check_account(account: str) -> str:
+    """An AWS account id: twelve digits."""
+    if not (len(account) == 12 and account.isascii() and account.isdigit()):
+        raise EmulatorError(f"--account {account!r}: an AWS account id is 12 digits")
+    return account
 
 
 def state_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -67,9 +76,42 @@ class Emulator:
     region: str = REGION
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
 
+    _credentials: dict[str, dict[str, str]] = field(default_factory=dict, repr=False, compare=False)
+
     @property
     def endpoint_url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+    def credentials(self, account: str | None = None) -> dict[str, str]:
+        """Credentials that act in ``account`` (default: moto's default account): moto maps
+        the access key of an STS AssumeRole of a role in that account to it (see
+        :mod:`._accounts`). They are recorded with the emulator, so every tool gets the same."""
+        account = check_account(account) if account is not None else self.account
+        if account == self.account:
+            return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        known = self._credentials.get(account)
+        if known is None and self.state_path is not None:
+            known = _read_state(self.state_path).get("accounts", {}).get(account)
+        if known is None:
+            assumed = self.client("sts").assume_role(
+                RoleArn=f"arn:aws:iam::{account}:role/{ROLE_NAME}", RoleSessionName=ROLE_NAME
+            )["Credentials"]
+            known = {
+                "AWS_ACCESS_KEY_ID": assumed["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": assumed["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": assumed["SessionToken"],
+            }
+            self._record(account, known)
+        self._credentials[account] = known
+        return dict(known)
+
+    def _record(self, account: str, credentials: dict[str, str]) -> None:
+        if self.state_path is None:
+            return
+        state = _read_state(self.state_path)
+        if state.get("pid") == self.pid:
+            state.setdefault("accounts", {})[account] = credentials
+            write_json(self.state_path, state)
 
     def is_running(self) -> bool:
         if self._process is not None:
@@ -79,25 +121,31 @@ class Emulator:
             return False
         return _port_open(self.port)
 
-    def client(self, service: str) -> Any:
-        """A boto3 client for ``service`` in the emulator."""
+    def client(self, service: str, account: str | None = None) -> Any:
+        """A boto3 client for ``service`` in the emulator, acting in ``account`` (default:
+        moto's default account)."""
         import boto3
 
+        credentials = (
+            {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+            if account is None
+            else self.credentials(account)
+        )
         return boto3.session.Session().client(
             service,
             region_name=self.region,
             endpoint_url=self.endpoint_url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
         )
 
-    def environment(self) -> dict[str, str]:
-        """What points AWS SDKs and CLIs at the emulator: the endpoint, the region and dummy
-        credentials in moto's default account."""
+    def environment(self, account: str | None = None) -> dict[str, str]:
+        """What points AWS SDKs and CLIs at the emulator: the endpoint, the region and
+        credentials that act in ``account`` (default: moto's default account)."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            **self.credentials(account),
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
         }

@@ -142,7 +142,7 @@ def test_group_resource_policy(sagemaker: Any, group: str) -> None:
     assert refused.value.response["Error"]["Code"] == "ValidationException"
 
 
-def test_another_accounts_package_is_read_by_arn(
+def test_another_accounts_package_is_read_by_arn_as_its_groups_policy_allows(
     aws: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     other = "210987654321"
@@ -150,6 +150,11 @@ def test_another_accounts_package_is_read_by_arn(
     theirs = boto3.client("sagemaker", region_name=REGION)
     theirs.create_model_package_group(ModelPackageGroupName=GROUP)
     arn = _register(theirs, ModelApprovalStatus="Approved")
+    readers = {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sagemaker:Describe*"}
+    theirs.put_model_package_group_policy(
+        ModelPackageGroupName=GROUP,
+        ResourcePolicy=json.dumps({"Statement": [{**readers, "Resource": "*"}]}),
+    )
     monkeypatch.delenv("MOTO_ACCOUNT_ID")
     assert f":{other}:" in arn
     ours = boto3.client("sagemaker", region_name=REGION)

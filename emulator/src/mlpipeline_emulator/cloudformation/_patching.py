@@ -18,7 +18,7 @@ _lock = threading.Lock()
 _install_lock = threading.Lock()
 _installed: list[tuple[object, str, object]] = []
 _endpoint_url: str | None = None
-_clients: dict[tuple[str, str], Any] = {}
+_clients: dict[tuple[str, str, str], Any] = {}
 
 
 def install_lock() -> threading.Lock:
@@ -71,16 +71,22 @@ def original(owner: object, name: str) -> Any:
 
 
 def client(service: str, region: str) -> Any:
-    """A boto3 client of the emulated ``service``, made once per service and region."""
+    """A boto3 client of the emulated ``service``, made once per service, region and account:
+    it acts in the account of the CloudFormation request being served, as CloudFormation acts
+    in the stack's account (:func:`.._accounts.acting_account`)."""
+    from .._accounts import acting_account, credentials_for
+
+    account = acting_account()
+    key_id, secret = credentials_for(account)
     with _lock:
-        key = (service, region)
+        key = (service, region, key_id)
         if key not in _clients:
             _clients[key] = boto3.session.Session().client(
                 service,
                 region_name=region,
                 endpoint_url=_endpoint_url,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
+                aws_access_key_id=key_id,
+                aws_secret_access_key=secret,
             )
         return _clients[key]
 
