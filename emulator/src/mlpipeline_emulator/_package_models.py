@@ -65,12 +65,14 @@ def _package_arn(backend: Backend, name: str) -> str:
 
 
 def _package_containers(backend: Backend, name: str) -> list[dict[str, Any]]:
+    # SageMaker reads the version on the caller's behalf: CreateModel is what the caller (and,
+    # across accounts, the group's policy) must allow, not DescribeModelPackage.
+    from ._model_registry import package_containers
+
     try:
-        package = backend.describe_model_package(_package_arn(backend, name))
+        return package_containers(backend, _package_arn(backend, name))
     except ValidationError as error:
         raise _unknown_package(name) from error
-    spec = package.inference_specification or {}
-    return [dict(c) for c in spec.get("Containers") or []]
 
 
 def _from_package(definition: Mapping[str, Any], package: dict[str, Any]) -> dict[str, Any]:
