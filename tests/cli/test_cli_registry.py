@@ -438,3 +438,34 @@ def test_deploy_latest_without_an_approved_version_is_refused(
         "mlpipeline approve VERSION; list them with: mlpipeline models)"
     )
     assert executions(clients, aws) == []
+
+
+def test_approving_the_live_version_again_says_it_is_served_already(
+    clients: AwsClients, main: Main, aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["reject", "2", "--reason", "checking"]) == 0
+    capsys.readouterr()
+    assert main(["approve", "2"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"version 2 of {GROUP}: Rejected -> Approved",
+        f"version 2 of {GROUP} is live: the endpoint serves it already",
+    ]
+
+
+def test_approve_by_arn_on_a_stack_without_a_registry_output_still_approves(
+    clients: AwsClients, main: Main, aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing the notes need is read after the change: no half-done approval."""
+    clients.client("cloudformation").create_stack(
+        StackName="Bare",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Data": {"Type": "AWS::S3::Bucket"}},
+                "Outputs": {outputs.STATE_MACHINE_ARN: {"Value": aws}},
+            }
+        ),
+    )
+    assert main(["--stack-name", "Bare", "approve", arn_of(3), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["approvalStatus"], document["deploymentStarts"]) == ("Approved", False)
+    assert status_of(clients, 3) == ("Approved", None)

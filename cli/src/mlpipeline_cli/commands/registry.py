@@ -80,12 +80,13 @@ def _change(context: Context, status: str, description: str | None) -> int:
     version = resolve(context, context.args.version)
     if version.status == status:
         raise CliError(f"{version.label} is already {status}")
+    # Everything the notes need is read first, so that nothing fails after the change.
+    is_live = live(context).serves(version)
+    starts_deployment = status == contract.APPROVED and _deployed_on_approval(context, version)
     request: dict[str, Any] = {"ModelPackageArn": version.arn, "ModelApprovalStatus": status}
     if description is not None:
         request["ApprovalDescription"] = description
     context.call("sagemaker", "update_model_package", **request)
-    is_live = live(context).serves(version) if status == contract.REJECTED else False
-    starts_deployment = status == contract.APPROVED and _deployed_on_approval(context, version)
     if context.args.json:
         print_json(
             {
@@ -109,8 +110,13 @@ def _deployed_on_approval(context: Context, version: Version) -> bool:
     """Whether the pipeline's approval rule deploys ``version`` now that it is Approved: a
     version of the pipeline's own group registered by a run in ``manual`` mode (the rule's
     pattern matches the group and the lineage's ``APPROVAL_MODE`` ``manual``)."""
-    own = group_name(context)
-    return version.approval_mode == contract.MANUAL and version.group == own.rsplit("/", 1)[-1]
+    if version.approval_mode != contract.MANUAL:
+        return False
+    try:
+        own = group_name(context)
+    except CliError:
+        return False  # a stack without a registry's output: no approval rule of this pipeline
+    return version.group == own.rsplit("/", 1)[-1]
 
 
 def _notes(version: Version, status: str, *, is_live: bool, starts_deployment: bool) -> list[str]:
@@ -128,6 +134,8 @@ def _notes(version: Version, status: str, *, is_live: bool, starts_deployment: b
             "it was registered for manual approval: the pipeline's approval rule now starts a "
             f"run that deploys it; follow it with: {PROG} watch --latest"
         ]
+    if is_live:
+        return [f"{version.label} is live: the endpoint serves it already"]
     return [
         f"approving it deploys nothing (it was registered in "
         f"{version.approval_mode or 'no'} approval mode, or by another pipeline); deploy it "
