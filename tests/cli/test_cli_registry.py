@@ -469,3 +469,16 @@ def test_approve_by_arn_on_a_stack_without_a_registry_output_still_approves(
     document = json.loads(capsys.readouterr().out)
     assert (document["approvalStatus"], document["deploymentStarts"]) == ("Approved", False)
     assert status_of(clients, 3) == ("Approved", None)
+
+
+def test_models_says_what_the_endpoint_serves_when_it_is_no_version_of_the_group(
+    clients: AwsClients, main: Main, aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A later stage serves a version promoted from the first stage's group."""
+    clients.client("sagemaker").create_model_package_group(ModelPackageGroupName="staging")
+    promoted = register(clients, contract.APPROVED, contract.MANUAL, "0.98", "s-1", "staging")
+    serve(clients, promoted, "mnist-model-staging-1")
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[-1] for line in lines[1:4]] == ["mnist-3", "mnist-2", "mnist-1"]
+    assert lines[-1] == f"endpoint {ENDPOINT} serves {promoted}, not a version of {GROUP}"

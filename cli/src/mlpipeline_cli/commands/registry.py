@@ -67,7 +67,9 @@ def cmd_models(context: Context) -> int:
         return 0
     print(table([_MODELS_HEADER, *(_models_row(version, serving) for version in versions)]))
     if serving.endpoint and not any(serving.serves(version) for version in versions):
-        print(f"(endpoint {serving.endpoint} serves no version of {group})")
+        # A stage that promotes another group's versions, or a model not from the registry.
+        served = ", ".join(sorted(serving.packages)) or "a model of no model package"
+        print(f"endpoint {serving.endpoint} serves {served}, not a version of {group}")
     return 0
 
 
