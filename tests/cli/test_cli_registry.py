@@ -7,6 +7,7 @@ pipeline's outputs."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -119,6 +120,12 @@ def serve(clients: AwsClients, version_arn: str, name: str) -> None:
         sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=name)
     else:
         sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=name)
+    # Until the deployment ends, the endpoint serves its previous configuration (the emulator's
+    # take about 50 ms); an endpoint takes updates once InService.
+    deadline = time.monotonic() + 10
+    while sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointStatus"] != "InService":
+        assert time.monotonic() < deadline, "the endpoint never came into service"
+        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -482,3 +489,59 @@ def test_models_says_what_the_endpoint_serves_when_it_is_no_version_of_the_group
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[-1] for line in lines[1:4]] == ["mnist-3", "mnist-2", "mnist-1"]
     assert lines[-1] == f"endpoint {ENDPOINT} serves {promoted}, not a version of {GROUP}"
+
+
+# --- the approval rule ------------------------------------------------------------------------
+
+
+def approval_rule(clients: AwsClients, machine: str) -> None:
+    """The pipeline's approval rule as issue 14's design lays it out: the group's versions that
+    become Approved and were registered in manual mode start a run deploying that version."""
+    events = clients.client("events")
+    pattern = {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        "detail": {
+            "ModelPackageGroupName": [GROUP],
+            "ModelApprovalStatus": ["Approved"],
+            "CustomerMetadataProperties": {contract.APPROVAL_MODE: [contract.MANUAL]},
+        },
+    }
+    events.put_rule(Name="DeployOnApproval", EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(
+        Rule="DeployOnApproval",
+        Targets=[
+            {
+                "Id": "Pipeline",
+                "Arn": machine,
+                "RoleArn": ROLE,
+                # A quoted placeholder is the value's text (EventBridge user guide, "Input
+                # transformation": https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html).
+                "InputTransformer": {
+                    "InputPathsMap": {"arn": "$.detail.ModelPackageArn"},
+                    "InputTemplate": '{"modelPackage": "<arn>"}',
+                },
+            }
+        ],
+    )
+
+
+def test_approving_a_manual_version_starts_the_rules_run_of_exactly_that_version(
+    clients: AwsClients, main: Main, aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    approval_rule(clients, aws)
+    assert main(["approve", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["deploymentStarts"] is True
+    (execution,) = executions(clients, aws)
+    assert execution["input"] == {run_input_contract.MODEL_PACKAGE: arn_of(3)}
+
+
+def test_approving_an_automatic_version_starts_no_run(
+    clients: AwsClients, main: Main, aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    approval_rule(clients, aws)
+    assert main(["reject", "1", "--reason", "x"]) == 0
+    capsys.readouterr()
+    assert main(["approve", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["deploymentStarts"] is False
+    assert executions(clients, aws) == []
