@@ -2,12 +2,14 @@
 package group, their approval, and deploying one (or rolling back to one) without training.
 
 Approving and rejecting is SageMaker's UpdateModelPackage with ``ModelApprovalStatus`` and
-``ApprovalDescription`` ("Update the Approval Status of a Model",
-https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-approve.html). A version registered
-by a run in ``manual`` mode is deployed by the pipeline's approval rule when it becomes Approved
-(an EventBridge rule on its ``SageMaker Model Package State Change`` event); ``deploy`` starts a
-run with the run input ``modelPackage`` (:mod:`mlpipeline_cdk.contract.run_input`), which trains
-nothing and deploys that version through the same deployment steps.
+``ApprovalDescription`` (at most 1024 characters matching ``.*``:
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateModelPackage.html). A version
+registered by a run in ``manual`` mode is deployed by the pipeline's approval rule when it
+becomes Approved (an EventBridge rule on its ``SageMaker Model Package State Change`` event:
+https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html);
+``deploy`` starts a run with the run input ``modelPackage``
+(:mod:`mlpipeline_cdk.contract.run_input`), which trains nothing and deploys that version through
+the same deployment steps.
 """
 
 from __future__ import annotations
