@@ -91,6 +91,7 @@ def test_list_shows_the_accuracy_of_a_run_below_the_threshold(
         "STARTED",
         "DURATION",
         "ACCURACY",
+        "VERSION",
         "ENDPOINT",
         "ERROR",
     ]

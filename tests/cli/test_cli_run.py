@@ -333,13 +333,14 @@ def test_list_shows_recent_executions_newest_first(
         "STARTED",
         "DURATION",
         "ACCURACY",
+        "VERSION",
         "ENDPOINT",
         "ERROR",
     ]
     assert lines[1].split()[:2] == ["second", "FAILED"]
     assert lines[1].split()[-1] == "ModelBelowThreshold"
     assert lines[2].split()[:2] == ["first", "SUCCEEDED"]
-    assert lines[2].split()[-2:] == ["0.9700", "mnist-endpoint"]
+    assert lines[2].split()[-3:] == ["0.9700", "-", "mnist-endpoint"]
 
 
 def test_list_json_has_status_times_accuracy_and_endpoint(

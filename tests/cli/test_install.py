@@ -37,9 +37,24 @@ def test_cli_installs_from_a_clean_clone_into_a_fresh_venv(tmp_path: Path) -> No
     pip_install(python, "./constructs", "./cli", cwd=clone)
     commands = _run(python, "-c", _CHECK, cwd=tmp_path)
     assert commands.strip() == str(
-        sorted(["run", "watch", "list", "describe", "predict", "upload-data", "graph", "export"])
+        sorted(
+            [
+                "run",
+                "watch",
+                "list",
+                "describe",
+                "predict",
+                "upload-data",
+                "graph",
+                "export",
+                "models",
+                "approve",
+                "reject",
+                "deploy",
+            ]
+        )
     )
     usage = _run(python.parent / "mlpipeline", "--help", cwd=tmp_path)
     assert usage.startswith("usage: mlpipeline")
-    for command in ("run", "watch", "predict", "upload-data", "export"):
+    for command in ("run", "watch", "predict", "upload-data", "export", "models", "deploy"):
         assert command in usage

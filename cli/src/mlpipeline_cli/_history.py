@@ -7,7 +7,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Final
 
-from mlpipeline_cdk.contract import run_output
+from mlpipeline_cdk.contract import run_input, run_output
+
+from ._context import PROG
 
 #: The history events that end an execution, and the status each one means.
 EXECUTION_END_EVENTS: Final = {
@@ -104,8 +106,34 @@ def _endpoint_part(output: dict[str, Any]) -> str:
     return endpoint
 
 
+def approve_command(version: Any) -> str:
+    """The command that approves a version: ``mlpipeline approve 3``."""
+    return f"{PROG} approve {version}"
+
+
+def deploy_target(model_package: Any) -> str:
+    """What a run's ``modelPackage`` input deploys: ``version 3 of GROUP`` or ``latest``."""
+    text = str(model_package)
+    parts = text.split(":model-package/", 1)[-1].split("/")
+    if text.startswith("arn:") and len(parts) == 2:
+        return f"version {parts[1]} of {parts[0]}"
+    return text
+
+
+def version_part(output: dict[str, Any]) -> str | None:
+    """What a run's output says of the model registry: the version it registered or deployed,
+    and for a run that awaits approval, the command that approves it."""
+    version = output.get(run_output.MODEL_PACKAGE_VERSION)
+    if version is None:
+        return None
+    if output.get(run_output.DEPLOYMENT_STATUS) == run_output.AWAITING_APPROVAL:
+        return f"version {version} awaiting approval (approve it with: {approve_command(version)})"
+    return f"version {version}"
+
+
 def summarize_output(output: Any, *, limit: int = 200) -> str:
-    """One line for a run's output: accuracy, endpoint, model and training job when present."""
+    """One line for a run's output: accuracy, the registry's version, endpoint, model and
+    training job when present."""
     parts = []
     if isinstance(output, dict):
         if run_output.ACCURACY in output:
@@ -113,6 +141,9 @@ def summarize_output(output: Any, *, limit: int = 200) -> str:
             if run_output.ACCURACY_THRESHOLD in output:
                 accuracy += f" (threshold {_number(output[run_output.ACCURACY_THRESHOLD])})"
             parts.append(accuracy)
+        version = version_part(output)
+        if version:
+            parts.append(version)
         if output.get(run_output.ENDPOINT_NAME):
             parts.append(_endpoint_part(output))
         if output.get(run_output.MODEL_NAME):
@@ -192,8 +223,18 @@ def execution_record(execution: Mapping[str, Any]) -> dict[str, Any]:
         run_output.DEPLOYMENT_STATUS,
         run_output.TRAINING_JOB_NAME,
         run_output.MODEL_NAME,
+        run_output.MODEL_PACKAGE_ARN,
+        run_output.MODEL_PACKAGE_VERSION,
+        run_output.APPROVAL_STATUS,
     ):
         record[key] = summary.get(key)
+    # A run that deploys a version without training names it in its input.
+    run_input_document = loads(execution.get("input"))
+    record[run_input.MODEL_PACKAGE] = (
+        run_input_document.get(run_input.MODEL_PACKAGE)
+        if isinstance(run_input_document, dict)
+        else None
+    )
     record["error"] = execution.get("error")
     record["cause"] = execution.get("cause")
     return record

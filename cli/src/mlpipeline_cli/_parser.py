@@ -12,6 +12,7 @@ from typing import Any, Final, NoReturn
 from mlpipeline_cdk.contract import run_input as run_input_contract
 
 from ._context import EXIT_USAGE, PROG
+from ._parser_registry import add_registry_commands
 from ._pipeline import DEFAULT_STACK_NAME
 from ._predict import DEFAULT_MIN_CONFIDENCE
 from ._run_checks import check_run_value
@@ -164,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Run, follow, inspect and use a deployed SageMaker training pipeline.",
         epilog="Exit status: 0 success, 1 error, 2 usage error, 3 the execution did not "
-        "succeed (run --wait, watch), 130 interrupted.",
+        "succeed (run --wait, watch, deploy --watch), 130 interrupted.",
     )
     _add_global_options(parser, suppress=False)
     common = Parser(add_help=False)
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (_add_run, _add_watch, _add_list, _add_describe, _add_predict, _add_upload):
         add(command)
     _add_graph_and_export(command)
+    add_registry_commands(command, _add_follow_options)
     return parser
 
 

@@ -12,6 +12,11 @@ how they are joined:
   ``updateEndpoint`` (deploy; what they lead to is waiting for the endpoint). Any other Task
   that is not on the failure path (a construct user's hook calling S3, Lambda, ...) is a step of
   its own, named after its state.
+- The model registry's tasks anchor steps too: ``createModelPackage`` registers the model
+  (``register``, and what follows it up to the deployment), with the task that writes the
+  evaluation report the registration's ``ModelMetrics`` read (its ``ResultPath`` is where their
+  ``S3Uri`` comes from); ``listModelPackages`` and ``describeModelPackage`` find the version a
+  run without training deploys (``find version``).
 - Every other state belongs to the step after the last group of anchors that every path from
   ``StartAt`` to it passes through: after training, evaluation; after creating or updating
   the endpoint, waiting for it; before any anchor, checking the input. A state on a loop that
@@ -37,6 +42,8 @@ TRAIN: Final = "train"
 EVALUATE: Final = "evaluate"
 DEPLOY: Final = "deploy"
 WAIT_FOR_ENDPOINT: Final = "wait for endpoint"
+REGISTER: Final = "register"
+FIND_VERSION: Final = "find version"
 
 #: SageMaker actions that anchor a step: (the step of the state, the step of what follows it).
 _ANCHORS: Final = {
@@ -45,6 +52,9 @@ _ANCHORS: Final = {
     "createEndpointConfig": (DEPLOY, DEPLOY),
     "createEndpoint": (DEPLOY, WAIT_FOR_ENDPOINT),
     "updateEndpoint": (DEPLOY, WAIT_FOR_ENDPOINT),
+    "createModelPackage": (REGISTER, REGISTER),
+    "listModelPackages": (FIND_VERSION, FIND_VERSION),
+    "describeModelPackage": (FIND_VERSION, FIND_VERSION),
 }
 #: Anchors whose actions are one group: every path through one of them is "after" the group.
 _GROUPS: Final = {
@@ -53,6 +63,9 @@ _GROUPS: Final = {
     "createEndpointConfig": "deployment",
     "createEndpoint": "endpoint change",
     "updateEndpoint": "endpoint change",
+    "createModelPackage": "registration",
+    "listModelPackages": "version lookup",
+    "describeModelPackage": "version lookup",
 }
 _RESOURCE = re.compile(r"^arn:[^:]+:states:::(?:aws-sdk:)?(?P<service>[^:]+):(?P<action>[^.]+)")
 
@@ -166,10 +179,13 @@ def _anchor_groups(
 ) -> list[_Group]:
     by_group: dict[str, set[str]] = {}
     groups: list[_Group] = []
+    report_writers = _report_writers(states, actions)
     for name, (service, action) in actions.items():
         if name not in can_succeed:
             continue
-        if service == "sagemaker" and action in _ANCHORS:
+        if name in report_writers:
+            by_group.setdefault(_GROUPS["createModelPackage"], set()).add(name)
+        elif service == "sagemaker" and action in _ANCHORS:
             by_group.setdefault(_GROUPS[action], set()).add(name)
         elif not (service == "sagemaker" and action.startswith(("describe", "list"))) and (
             not (service == "sagemaker" and action == "deleteEndpoint")
@@ -178,10 +194,43 @@ def _anchor_groups(
             step = humanize(name)
             groups.append(_Group(frozenset({name}), step, step))
     for members in by_group.values():
-        action = actions[next(iter(members))][1]
+        action = next(actions[m][1] for m in sorted(members) if actions[m][1] in _ANCHORS)
         at, after = _ANCHORS[action]
         groups.append(_Group(frozenset(members), at, after))
     return groups
+
+
+def _report_writers(
+    states: Mapping[str, Any], actions: Mapping[str, tuple[str, str]]
+) -> frozenset[str]:
+    """The Task states whose result a ``createModelPackage`` task's ``ModelMetrics`` read (the
+    evaluation report it registers): their ``ResultPath`` is the start of a path there."""
+    read: list[str] = []
+    for name, action in actions.items():
+        if action == ("sagemaker", "createModelPackage"):
+            metrics = (states[name].get("Parameters") or {}).get("ModelMetrics")
+            read.extend(_paths(metrics))
+    writers = set()
+    for name, (service, _) in actions.items():
+        result = states[name].get("ResultPath")
+        if service == "sagemaker" or not isinstance(result, str) or result in ("$", ""):
+            continue
+        if any(path == result or path.startswith((result + ".", result + "[")) for path in read):
+            writers.add(name)
+    return frozenset(writers)
+
+
+def _paths(value: Any) -> Iterable[str]:
+    """The JSONPaths of a task's parameters (the values of keys ending in ``.$``)."""
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            if str(key).endswith(".$") and isinstance(inner, str):
+                yield inner
+            else:
+                yield from _paths(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _paths(inner)
 
 
 def _step_of(

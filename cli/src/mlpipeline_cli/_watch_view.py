@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from ._history import format_duration, loads, shorten, summarize_output
+from mlpipeline_cdk.contract.registry import LATEST
+from mlpipeline_cdk.contract.run_input import MODEL_PACKAGE
+
+from ._history import deploy_target, format_duration, loads, shorten, summarize_output
 from ._watch_events import WatchEvent
 from ._watch_steps import StepMap, humanize
 
@@ -111,7 +114,7 @@ def describe_event(event: WatchEvent) -> str:
     """The text of one event, without its time, as ``--verbose`` prints it."""
     details = event.details
     if event.type == "execution_started":
-        return f"run {details.get('name')} started"
+        return f"run {details.get('name')} started" + _deploys(details.get("input"))
     if event.type == "state_entered":
         return f"started  {event.state}"
     if event.type == "state_exited":
@@ -131,6 +134,14 @@ def describe_event(event: WatchEvent) -> str:
     if event.type == "execution_ended":
         return final_line(event)
     return f"{event.type} {dict(details)}"
+
+
+def _deploys(run_input: Any) -> str:
+    """``: deploys version 3 of GROUP`` for a run that trains nothing and deploys a version."""
+    if isinstance(run_input, dict) and run_input.get(MODEL_PACKAGE):
+        target = deploy_target(run_input[MODEL_PACKAGE])
+        return f": deploys {target}" + (" (the newest Approved)" if target == LATEST else "")
+    return ""
 
 
 def final_line(event: WatchEvent, where: str | None = None) -> str:

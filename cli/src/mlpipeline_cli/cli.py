@@ -11,6 +11,10 @@
     mlpipeline upload-data data/
     mlpipeline graph --template cdk.out/MLPipelineStack.template.json
     mlpipeline export > state-machine.asl.json
+    mlpipeline models
+    mlpipeline approve 3 --description "checked on the holdout set"
+    mlpipeline reject 4 --reason "worse on rotated digits"
+    mlpipeline deploy 2 --watch
 
 The pipeline is found from the outputs of its CloudFormation stack (``--stack-name``, default
 ``MLPipelineStack``), named in :mod:`mlpipeline_cdk.contract.outputs`; or by
@@ -18,8 +22,8 @@ The pipeline is found from the outputs of its CloudFormation stack (``--stack-na
 apply to every AWS call. Each command lives in :mod:`mlpipeline_cli.commands`.
 
 Exit status: 0 on success; 1 on an error (one ``mlpipeline: error: ...`` line on stderr);
-2 on a usage error; 3 when a watched execution ended other than SUCCEEDED; 130 when
-interrupted.
+2 on a usage error; 3 when a watched execution (``run --wait``, ``watch``, ``deploy --watch``)
+ended other than SUCCEEDED; 130 when interrupted.
 """
 
 from __future__ import annotations

@@ -6,10 +6,14 @@ import json
 from datetime import datetime
 from typing import Any
 
+from mlpipeline_cdk.contract import run_input, run_output
+from mlpipeline_cdk.contract.registry import LATEST
+
 from .._context import Context, print_json, table
 from .._history import (
     UTC,
     as_datetime,
+    deploy_target,
     evaluation_of,
     execution_record,
     failing_state,
@@ -20,7 +24,16 @@ from .._history import (
 )
 from .run import execution_arn_of
 
-_LIST_HEADER = ["NAME", "STATUS", "STARTED", "DURATION", "ACCURACY", "ENDPOINT", "ERROR"]
+_LIST_HEADER = [
+    "NAME",
+    "STATUS",
+    "STARTED",
+    "DURATION",
+    "ACCURACY",
+    "VERSION",
+    "ENDPOINT",
+    "ERROR",
+]
 
 
 def _now() -> datetime:
@@ -58,9 +71,27 @@ def _list_row(record: dict[str, Any]) -> list[str]:
         local_time(start, date=True) if start else "-",
         duration,
         f"{accuracy:.4f}" if isinstance(accuracy, (int, float)) else "-",
+        _version_cell(record),
         str(record["endpointName"] or "-"),
         str(record["error"] or ""),
     ]
+
+
+def _version_cell(record: dict[str, Any]) -> str:
+    """The model registry's version of a run: the one it registered (``3``, ``3 awaiting
+    approval``), or the one a run without training deploys (``deploy 3``, ``deploy latest``)."""
+    version = record[run_output.MODEL_PACKAGE_VERSION]
+    requested = record[run_input.MODEL_PACKAGE]
+    if requested is not None:
+        if version is None:  # not deployed (yet): the version the input names
+            target = deploy_target(requested)
+            version = target.split(" ")[1] if target.startswith("version ") else target
+        return f"deploy {version}"
+    if version is None:
+        return "-"
+    if record[run_output.DEPLOYMENT_STATUS] == run_output.AWAITING_APPROVAL:
+        return f"{version} awaiting approval"
+    return str(version)
 
 
 #: Ended executions without an output, whose accuracy may still be in their history.
@@ -124,6 +155,9 @@ def _describe_fields(record: dict[str, Any]) -> list[tuple[str, Any]]:
         ("stopped", local_time(stop, date=True) if stop else "-"),
         ("duration", format_duration(record["durationSeconds"])),
     ]
+    if record[run_input.MODEL_PACKAGE] is not None:
+        # A run that trains nothing and deploys a version of the model registry.
+        fields.append(("deploys", _deploys_text(record[run_input.MODEL_PACKAGE])))
     if record["status"] == "SUCCEEDED":
         fields.append(("result", summarize_output(record["output"])))
     elif record["accuracy"] is not None:
@@ -134,6 +168,13 @@ def _describe_fields(record: dict[str, Any]) -> list[tuple[str, Any]]:
         fields.append(("error", record["error"] or "-"))
         fields.append(("cause", " ".join(str(record["cause"] or "-").split())))
     return fields
+
+
+def _deploys_text(model_package: Any) -> str:
+    target = deploy_target(model_package)
+    if target == model_package:
+        return f"{target} (the newest Approved version)" if target == LATEST else target
+    return f"{target} ({model_package})"
 
 
 def _accuracy_text(record: dict[str, Any]) -> str:
