@@ -186,6 +186,17 @@ def test_run_dry_run_prints_the_input_and_starts_nothing(
     assert listed["executions"] == []
 
 
+def test_run_approval_chooses_the_runs_approval_mode(
+    main: Main, aws: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--dry-run", "--approval", "manual"]) == 0
+    assert json.loads(capsys.readouterr().out)["input"] == {"approval": "manual"}
+    with pytest.raises(SystemExit) as refused:
+        main(["run", "--dry-run", "--approval", "sometimes"])
+    assert refused.value.code == 2
+    assert "approval must be 'automatic' or 'manual'" in capsys.readouterr().err
+
+
 def test_run_refuses_a_bad_execution_name_before_starting(
     clients: AwsClients, main: Main, aws: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -207,6 +218,7 @@ def test_run_input_is_checked_by_the_run_input_contract() -> None:
         max_runtime=None,
         spot=None,
         threshold=None,
+        approval=None,
     )
     with pytest.raises(CliError) as raised:
         run_input(args)

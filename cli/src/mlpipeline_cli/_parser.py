@@ -234,6 +234,13 @@ def _add_run(command: Command) -> None:
         type=_run_input(run_input_contract.ACCURACY_THRESHOLD, float),
         help="deploy only if the final test accuracy reaches this (0 to 1)",
     )
+    run.add_argument(
+        "--approval",
+        type=_run_input(run_input_contract.APPROVAL, str),
+        metavar="automatic|manual",
+        help="automatic: register the model as Approved and deploy it; manual: register it for "
+        "approval and deploy nothing (default: the pipeline's registry.approval)",
+    )
     run.add_argument("--name", help="the execution's name (default: one Step Functions makes)")
     run.add_argument("--wait", action="store_true", help="follow the execution to its end")
     run.add_argument("--dry-run", action="store_true", help="print the input; start nothing")

@@ -85,7 +85,13 @@ def add_registry_commands(
         type=_approval_description("--description", required=False),
         help="why, kept as the version's approval description (one line, up to 1024 characters)",
     )
-    approve.add_argument("--json", action="store_true", help="print a JSON object")
+    approve.add_argument(
+        "--watch",
+        action="store_true",
+        help="follow the run the approval rule starts for the version to its end (a version "
+        "registered for manual approval)",
+    )
+    follow_options(approve)
     approve.set_defaults(handler=cmd_approve)
 
     reject = command(

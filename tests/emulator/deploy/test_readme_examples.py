@@ -9,6 +9,7 @@ operating examples run, so it is covered too.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[3]
 README = ROOT / "README.md"
 STACK = "MLPipelineStack"
 #: The blocks a person pastes, in the order they paste them.
-LOCAL_SHELL, OPERATING, HINT = "local-shell", "operating", "deploy-local-hint"
+LOCAL_SHELL, OPERATING, APPROVAL, HINT = "local-shell", "operating", "approval", "deploy-local-hint"
 #: What the CDK CLI must not print in ``make demo`` and ``make deploy-local``.
 NOISE = re.compile(
     r"DeprecationWarning|\(node:\d+\)|end-of-life|feature flags? (is|are) not configured|NOTICES",
@@ -65,6 +66,9 @@ def test_readme_marks_the_blocks_this_test_runs() -> None:
     assert operating[0] == ["source", ".venv/bin/activate"]
     for command in ("upload-data", "run", "list", "describe", "predict"):
         assert ["mlpipeline", command] in operating, command
+    approval = [words(c)[:2] for c in readme_block(APPROVAL)]
+    for command in ("run", "models", "approve", "deploy"):
+        assert ["mlpipeline", command] in approval, command
 
 
 def test_deploy_local_hint_is_the_readme_block_made_of_the_operating_examples() -> None:
@@ -136,7 +140,7 @@ def test_the_cdk_cli_deploys_quietly(deployment: Deployment) -> None:
 def test_operating_examples_work_as_written_against_the_emulator(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    commands = readme_block(LOCAL_SHELL) + readme_block(OPERATING)
+    commands = readme_block(LOCAL_SHELL) + readme_block(OPERATING) + readme_block(APPROVAL)
     script = ["set -euo pipefail"]
     for number, command in enumerate(commands):
         script += [command, f"echo '::done {number}'"]
@@ -159,3 +163,29 @@ def test_operating_examples_work_as_written_against_the_emulator(
     assert done == list(range(len(commands)))
     assert "SUCCEEDED" in result.stdout
     assert os.path.isdir(tmp_path / "clone" / ".local" / "demo-data")
+    # The approval block: version 2 was registered for approval, approved and deployed by the
+    # approval rule's run, then the endpoint was rolled back to version 1.
+    sagemaker = deployment.emulator.client("sagemaker")
+    summaries = sagemaker.list_model_packages(ModelPackageGroupName="mnist-models")
+    versions = sorted(
+        (s["ModelPackageArn"].rsplit("/", 1)[1], s["ModelApprovalStatus"])
+        for s in summaries["ModelPackageSummaryList"]
+    )
+    assert versions == [("1", "Approved"), ("2", "Approved")]
+    described = sagemaker.describe_model_package(
+        ModelPackageName=summaries["ModelPackageSummaryList"][0]["ModelPackageArn"]
+    )
+    assert described.get("ApprovalDescription") in (None, "checked on the sample digits")
+    endpoint = sagemaker.describe_endpoint(EndpointName="mnist-endpoint")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    assert model["PrimaryContainer"]["ModelPackageName"].endswith("/mnist-models/1")
+    sfn = deployment.emulator.client("stepfunctions")
+    (machine,) = sfn.list_state_machines()["stateMachines"]
+    inputs = [
+        json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])
+        for e in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
+    ]
+    # The operating run, the manual run, the approval rule's run for version 2, the rollback.
+    assert sum(1 for i in inputs if i.get("onApproval")) == 1
+    assert sum(1 for i in inputs if str(i.get("modelPackage", "")).endswith("/1")) == 1

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
 from mlpipeline_cdk.contract import registry as contract
 from mlpipeline_cdk.contract import run_input as run_input_contract
@@ -90,6 +92,7 @@ def _change(context: Context, status: str, description: str | None) -> int:
     request: dict[str, Any] = {"ModelPackageArn": version.arn, "ModelApprovalStatus": status}
     if description is not None:
         request["ApprovalDescription"] = description
+    approved_at = datetime.now(UTC)
     context.call("sagemaker", "update_model_package", **request)
     if context.args.json:
         print_json(
@@ -103,11 +106,53 @@ def _change(context: Context, status: str, description: str | None) -> int:
                 "deploymentStarts": starts_deployment,
             }
         )
-        return 0
-    print(f"{version.label}: {version.status} -> {status}")
-    for note in _notes(version, status, is_live=is_live, starts_deployment=starts_deployment):
-        print(note)
+    else:
+        print(f"{version.label}: {version.status} -> {status}")
+    watch = bool(getattr(context.args, "watch", False))
+    if not context.args.json:
+        for note in _notes(version, status, is_live=is_live, starts_deployment=starts_deployment):
+            if not (watch and starts_deployment):
+                print(note)
+    if watch and starts_deployment:
+        return follow(context, _run_of_approval(context, version, approved_at))
     return 0
+
+
+#: How long ``approve --watch`` looks for the run the approval rule starts. EventBridge delivers
+#: within seconds, and retries a failed delivery for up to 24 hours
+#: (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html).
+_RULE_RUN_TIMEOUT: Final = 120.0
+
+
+def _run_of_approval(context: Context, version: Version, approved_at: datetime) -> str:
+    """The execution the approval rule started for ``version``: one started after the approval
+    (less a minute of clock skew) whose input names it (ListExecutions is newest first;
+    DescribeExecution gives the input)."""
+    since = approved_at - timedelta(minutes=1)
+    deadline = time.monotonic() + _RULE_RUN_TIMEOUT
+    state_machine = context.pipeline.state_machine_arn
+    while True:
+        listed = context.call(
+            "stepfunctions", "list_executions", stateMachineArn=state_machine, maxResults=10
+        )
+        for execution in listed.get("executions", []):
+            started = as_datetime(execution.get("startDate"))
+            if started is not None and started < since:
+                break
+            described = context.call(
+                "stepfunctions", "describe_execution", executionArn=execution["executionArn"]
+            )
+            given = json.loads(described.get("input") or "{}")
+            named = isinstance(given, dict) and given.get(run_input_contract.MODEL_PACKAGE)
+            if named == version.arn:
+                print(f"deploying {version.label}: {execution['executionArn']}", file=sys.stderr)
+                return str(execution["executionArn"])
+        if time.monotonic() > deadline:
+            raise CliError(
+                f"no run of the approval rule for {version.label} started within "
+                f"{int(_RULE_RUN_TIMEOUT)} s; look for it with: {PROG} list"
+            )
+        time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
 
 
 def _deployed_on_approval(context: Context, version: Version) -> bool:

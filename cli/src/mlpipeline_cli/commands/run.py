@@ -33,6 +33,7 @@ def run_input(args: argparse.Namespace) -> dict[str, Any]:
         (run_input_contract.MAX_RUNTIME_SECONDS, args.max_runtime),
         (run_input_contract.SPOT, args.spot),
         (run_input_contract.ACCURACY_THRESHOLD, args.threshold),
+        (run_input_contract.APPROVAL, args.approval),
     ):
         if value is not None:
             document[key] = value
