@@ -122,6 +122,19 @@ def _predict(emulator: local.Emulator) -> dict[str, float]:
     return {"accuracy": float(report["accuracy"]), "total": float(report["total"])}
 
 
+def _registered(emulator: local.Emulator) -> str:
+    """The model registry's newest version, as ``mlpipeline models --json`` lists it."""
+    versions = json.loads(_mlpipeline(emulator, "models", "--json", capture=True))
+    newest = versions[0]
+    accuracy = newest.get("accuracy")
+    return (
+        f"version {newest['modelPackageVersion']} of {newest['modelPackageGroupName']}: "
+        f"{newest['approvalStatus']}"
+        + (f", accuracy {accuracy:.1%}" if isinstance(accuracy, int | float) else "")
+        + (", live on the endpoint" if newest.get("live") else "")
+    )
+
+
 def _print_next_steps(emulator: local.Emulator) -> None:
     print(f"\n{STACK_NAME} outputs:")
     for key, value in local.stack_outputs(emulator, STACK_NAME).items():
@@ -162,6 +175,10 @@ def run_demo(*, epochs: int, keep: bool, deploy_only: bool = False) -> dict[str,
         _mlpipeline(emulator, "run", "--hyperparameter", f"epochs={epochs}", "--wait")
         timings["run"] = time.monotonic() - begin
         _stage("", "run succeeded", timings["run"])
+
+        begin = time.monotonic()
+        registered = _registered(emulator)
+        _stage("Registry", registered, time.monotonic() - begin)
 
         begin = time.monotonic()
         report = _predict(emulator)
