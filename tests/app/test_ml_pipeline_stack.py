@@ -297,7 +297,9 @@ def test_key_policy_lets_cloudwatch_logs_of_this_account_use_the_key(
     )
 
 
-def test_outputs_name_state_machine_buckets_endpoint_and_model_package_group(ml_template: Template) -> None:
+def test_outputs_name_state_machine_buckets_endpoint_and_model_package_group(
+    ml_template: Template,
+) -> None:
     outputs = ml_template.find_outputs("*")
     assert set(outputs) == {
         "StateMachineArn",

@@ -77,7 +77,7 @@ def create_group(pipeline: MLPipeline, settings: RegistrySettings) -> Registry:
         pipeline,
         name=name,
         group_arn=group_arn,
-        policy=_group_policy(group_arn, f"{prefix}/*", settings.consumer_accounts),
+        policy=_group_policy(stack.partition, group_arn, f"{prefix}/*", settings.consumer_accounts),
     )
     _let_consumers_read_artifacts(pipeline, settings.consumer_accounts)
     source = settings.promote_from
@@ -97,10 +97,9 @@ def create_group(pipeline: MLPipeline, settings: RegistrySettings) -> Registry:
     )
 
 
-def _group_policy(group_arn: str, versions_arn: str, accounts: Any) -> Any:
+def _group_policy(partition: str, group_arn: str, versions_arn: str, accounts: Any) -> Any:
     if not accounts:
         return None
-    partition = cdk.Aws.PARTITION
     principal = {"AWS": [f"arn:{partition}:iam::{account}:root" for account in accounts]}
     return {
         "Version": "2012-10-17",
