@@ -24,6 +24,7 @@ from test_pipeline_stack import (
     _report,
     _resources,
     _stack_artifacts,
+    default_assembly_dir,
 )
 
 from mlpipeline_cli.asl import render_definition
@@ -179,3 +180,22 @@ def test_production_promotes_after_its_approval_with_a_run_of_the_latest_approve
         f"arn:aws:iam::{PRODUCTION_ACCOUNT}:role/mlpipeline-smoke-test-Production-"
         f"{PIPELINE_REGION}",
     ]
+
+
+def test_stages_in_one_account_and_region_keep_their_own_groups_and_promote_without_policies(
+    default_assembly_dir: Path,
+) -> None:
+    found = {}
+    for name, (directory, artifact) in _stack_artifacts(default_assembly_dir).items():
+        template = json.loads((directory / artifact["properties"]["templateFile"]).read_text())
+        for group in _resources(template, "AWS::SageMaker::ModelPackageGroup").values():
+            found[name] = group["Properties"]
+    assert {k: v["ModelPackageGroupName"] for k, v in found.items()} == {
+        STAGING_STACK: "mnist-models",
+        PRODUCTION_STACK: "mnist-models-production",
+    }
+    # One account: its roles' own policies suffice, no resource policy is needed.
+    assert all("ModelPackageGroupPolicy" not in v for v in found.values())
+
+
+__all__ = ["default_assembly_dir"]
