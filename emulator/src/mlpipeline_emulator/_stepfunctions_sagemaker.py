@@ -9,9 +9,8 @@ jobs with Step Functions") and the AWS SDK behind the service:
   CreateTrainingJob, CreateTransformJob, UpdateEndpoint). Any other action, and
   ``.waitForTaskToken``, is refused when the state machine is created, as Step Functions refuses
   it. ``.sync`` is emulated for CreateTrainingJob and CreateHyperParameterTuningJob; the other
-  ``.sync`` jobs, and
-  CreateLabelingJob (which moto lacks), are refused with a message that says so rather than run
-  wrongly.
+  ``.sync`` jobs, and CreateLabelingJob (which moto lacks), are refused with a message that says
+  so rather than run wrongly.
 - Parameters: PascalCase fields of the API's request, passed to SageMaker as they are; a field
   the request does not have is refused when the state machine is created.
 - Request-response output: the API's response without ``ResponseMetadata``.
