@@ -95,3 +95,33 @@ def test_stopping_the_execution_stops_the_tuning_job(
     wait_for(stopped, "the tuning job to stop")
     time.sleep(0.1)
     assert len(runtime.training_jobs) <= 2
+
+
+def test_the_best_trial_is_described_as_a_single_training_job_is(
+    runtime: ScriptedRuntime, run_machine: RunMachine
+) -> None:
+    # The pipeline's path after tuning: DescribeTrainingJob of the best trial, whose artifacts
+    # and final metrics the evaluation gate and the deployment read.
+    runtime.script_training(TrainingOutcome.success({OBJECTIVE: 0.9, "test:loss": 0.3}))
+    runtime.script_training(
+        TrainingOutcome.success({OBJECTIVE: 0.97, "test:loss": 0.1}), job_name="best-002-*"
+    )
+    definition = tune(ResultPath="$.tuning", Next="DescribeBest")
+    definition["States"]["DescribeBest"] = task(
+        "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob",
+        {"TrainingJobName.$": "$.tuning.BestTrainingJob.TrainingJobName"},
+        ResultPath="$.training",
+    )
+
+    execution = run_machine(definition, {"job": "best"})
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    training = execution.output["training"]
+    assert training["TrainingJobName"].startswith("best-002-")
+    assert training["TrainingJobStatus"] == "Completed"
+    assert training["ModelArtifacts"]["S3ModelArtifacts"] == (
+        f"s3://artifacts/models/{training['TrainingJobName']}/output/model.tar.gz"
+    )
+    metrics = {m["MetricName"]: m["Value"] for m in training["FinalMetricDataList"]}
+    assert metrics == {OBJECTIVE: 0.97, "test:loss": 0.1}
+    assert training["TuningJobArn"].endswith(":hyper-parameter-tuning-job/best")
