@@ -63,6 +63,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_synth.py
 	$(BIN)/python -m benchmarks.bench_training
 	$(BIN)/python -m benchmarks.bench_serving
+	$(BIN)/python -m benchmarks.bench_tuning
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from . import _tuning_rules
 from ._request_rules import VALIDATION, RefusedRequestError
 
 #: Instance families with local NVMe instance storage among SageMaker's training and transform
@@ -104,6 +105,8 @@ def _tuning_volume_key(request: Mapping[str, Any]) -> list[str]:
         if isinstance(definition, Mapping):
             config = definition.get("HyperParameterTuningResourceConfig")
             local += _local_types_with_key(config, "InstanceConfigs")
+            # A definition's ResourceConfig is CreateTrainingJob's (API_ResourceConfig.html).
+            local += _local_types_with_key(definition.get("ResourceConfig"), "InstanceGroups")
     return _refuse_key(local)
 
 
@@ -132,10 +135,22 @@ def _spot_stopping_condition(request: Mapping[str, Any]) -> list[str]:
     return []
 
 
+def _tuning_spot_stopping_condition(request: Mapping[str, Any]) -> list[str]:
+    """The managed spot rule for the training jobs a tuning job launches: its
+    TrainingJobDefinition has CreateTrainingJob's EnableManagedSpotTraining and
+    StoppingCondition."""
+    definition = request.get("TrainingJobDefinition")
+    return _spot_stopping_condition(definition) if isinstance(definition, Mapping) else []
+
+
 _RULES: Final[dict[str, tuple[Callable[[Mapping[str, Any]], list[str]], ...]]] = {
     "CreateTrainingJob": (_volume_key_with_local_storage, _spot_stopping_condition),
     "CreateTransformJob": (_transform_volume_key,),
-    "CreateHyperParameterTuningJob": (_tuning_volume_key,),
+    "CreateHyperParameterTuningJob": (
+        _tuning_volume_key,
+        _tuning_spot_stopping_condition,
+        *_tuning_rules.RULES,
+    ),
     # CreateEndpointConfig: KmsKeyId with a local-storage instance type is accepted; the API
     # reference says the key then "does not encrypt instance local storage" (CreateEndpointConfig,
     # KmsKeyId). No rule to enforce.

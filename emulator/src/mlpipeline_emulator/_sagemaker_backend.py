@@ -15,6 +15,7 @@ from . import _model_registry as registry
 from . import _package_models as package_models
 from . import _request_gate as gate
 from . import _training_jobs as training
+from . import _tuning_api as tuning
 from ._state import LOCK
 
 _MISSING: Final = object()
@@ -73,6 +74,7 @@ _PATCHES: Final = (
         "delete_model_package_group_policy",
         lambda _: registry.respond_delete_model_package_group_policy,
     ),
+    *(_Patch(owner, name, build) for owner, name, build in tuning.PATCHES),
     _Patch(SageMakerRuntimeResponse, "invoke_endpoint", endpoints.wrap_invoke_endpoint),
     # InvokeEndpoint's Body is a blob, "in the format specified in the ContentType request
     # header. Amazon SageMaker AI passes all of the data in the body to the model" (botocore

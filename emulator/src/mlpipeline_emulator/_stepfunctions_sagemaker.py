@@ -8,9 +8,9 @@ jobs with Step Functions") and the AWS SDK behind the service:
   CreateHyperParameterTuningJob, CreateLabelingJob, CreateModel, CreateProcessingJob,
   CreateTrainingJob, CreateTransformJob, UpdateEndpoint). Any other action, and
   ``.waitForTaskToken``, is refused when the state machine is created, as Step Functions refuses
-  it. ``.sync`` is emulated for CreateTrainingJob only; the other ``.sync`` jobs, and
-  CreateLabelingJob (which moto lacks), are refused with a message that says so rather than run
-  wrongly.
+  it. ``.sync`` is emulated for CreateTrainingJob and CreateHyperParameterTuningJob; the other
+  ``.sync`` jobs, and CreateLabelingJob (which moto lacks), are refused with a message that says
+  so rather than run wrongly.
 - Parameters: PascalCase fields of the API's request, passed to SageMaker as they are; a field
   the request does not have is refused when the state machine is created.
 - Request-response output: the API's response without ``ResponseMetadata``.
@@ -18,6 +18,13 @@ jobs with Step Functions") and the AWS SDK behind the service:
   ``Completed``, timestamps as epoch milliseconds. A job that ends ``Failed`` or ``Stopped``
   fails the task with ``States.TaskFailed`` and the DescribeTrainingJob response, as JSON, as the
   cause. A task that times out, or an execution that is stopped, stops the training job.
+- ``createHyperParameterTuningJob.sync`` the same with the tuning job: the
+  DescribeHyperParameterTuningJob response once it is ``Completed``; ``Failed`` or ``Stopped``
+  fails the task with ``States.TaskFailed`` (Step Functions' error for a task that failed: "Error
+  names", https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html) and
+  the description as the cause; a timeout or a stop calls StopHyperParameterTuningJob (the
+  documented IAM policy for this task allows ``sagemaker:StopHyperParameterTuningJob``:
+  https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html).
 - Service errors: ``SageMaker.<modeled exception>`` (``SageMaker.ResourceLimitExceededException``,
   ``SageMaker.ResourceInUseException``, ...) and ``SageMaker.AmazonSageMakerException`` for the
   unmodeled ones such as ``ValidationException``; the cause is the service's message followed by
@@ -30,6 +37,7 @@ import contextlib
 import datetime
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final, cast
 
@@ -106,7 +114,31 @@ _DOCUMENTED_SYNC: Final = frozenset(
         "createtransformjob",
     }
 )
-_EMULATED_SYNC: Final = frozenset({"createtrainingjob"})
+
+
+@dataclass(frozen=True)
+class _SyncJob:
+    """How ``.sync`` follows one kind of job: the request member naming it, the client's
+    Describe and Stop methods, and the status member of the description."""
+
+    name_member: str
+    describe: str
+    status_member: str
+    stop: str
+
+
+_SYNC_JOBS: Final = {
+    "createtrainingjob": _SyncJob(
+        "TrainingJobName", "describe_training_job", "TrainingJobStatus", "stop_training_job"
+    ),
+    "createhyperparametertuningjob": _SyncJob(
+        "HyperParameterTuningJobName",
+        "describe_hyper_parameter_tuning_job",
+        "HyperParameterTuningJobStatus",
+        "stop_hyper_parameter_tuning_job",
+    ),
+}
+_EMULATED_SYNC: Final = frozenset(_SYNC_JOBS)
 #: Optimized APIs that moto's SageMaker does not implement at all.
 _NOT_IN_MOTO: Final = frozenset({"createlabelingjob"})
 
@@ -183,7 +215,8 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
             if action in _DOCUMENTED_SYNC:
                 raise ValueError(
                     f"{arn}: .sync is supported by Step Functions but not emulated by "
-                    "mlpipeline_emulator (only createTrainingJob.sync is)."
+                    "mlpipeline_emulator (only createTrainingJob.sync and "
+                    "createHyperParameterTuningJob.sync are)."
                 )
             raise ValueError(not_recognized)
         if condition is not None and condition != ResourceCondition.Sync:
@@ -267,13 +300,14 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         normalised_parameters: dict[str, Any],
         state_credentials: Any,
     ) -> None:
-        env.stack.pop()  # CreateTrainingJob's own response; .sync answers with the job.
+        env.stack.pop()  # The Create call's own response; .sync answers with the job.
         client = self._client(resource_runtime_part.region, state_credentials)
-        name = normalised_parameters["TrainingJobName"]
+        kind = _SYNC_JOBS[str(self.resource.api_action).lower()]
+        named = {kind.name_member: normalised_parameters[kind.name_member]}
         while env.is_running():
-            job = client.describe_training_job(TrainingJobName=name)
+            job = getattr(client, kind.describe)(**named)
             job.pop("ResponseMetadata", None)
-            status = job["TrainingJobStatus"]
+            status = job[kind.status_member]
             if status in ("InProgress", "Stopping"):
                 time.sleep(sync_poll_seconds)
                 continue
@@ -299,7 +333,7 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         # The task timed out or the execution was stopped: Step Functions stops the job. The
         # task's outcome is no longer read; moto's own integrations leave None in its place.
         with contextlib.suppress(ClientError):
-            client.stop_training_job(TrainingJobName=name)
+            getattr(client, kind.stop)(**named)
         env.stack.append(None)
 
     def _from_error(self, env: Any, ex: Exception) -> Any:
