@@ -30,6 +30,7 @@ from .settings import (
     TrainingSettings,
     settings_problems,
 )
+from .tuning import TuningSettings, tuning_problems
 
 _LOWER_NAME = re.compile(r"^[a-z0-9](-*[a-z0-9])*$")
 #: Every run names its SageMaker resources ``<name_prefix>-<uuid>`` (36 characters of UUID).
@@ -89,6 +90,10 @@ def validate_props(
         found.extend(_network_problems(groups["network"]))  # type: ignore[arg-type]
         found.extend(_serving_problems(groups["serving"]))  # type: ignore[arg-type]
         found.extend(_hyperparameter_problems(groups["training"]))  # type: ignore[arg-type]
+        tuning = groups.get("tuning")
+        if isinstance(tuning, TuningSettings) and isinstance(name_prefix, str):
+            hyperparameters = groups["training"].hyperparameters  # type: ignore[attr-defined]
+            found.extend(tuning_problems(tuning, hyperparameters, name_prefix))
     for prop, value, allowed in found:
         problems.add(prop, value, allowed)
     problems.raise_if_any()

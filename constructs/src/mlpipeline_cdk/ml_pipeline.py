@@ -39,6 +39,8 @@ from .settings import (
     TriggerSettings,
 )
 from .source_asset import source_dir_asset
+from .steps._tuning_input import tuning_defaults
+from .tuning import TuningSettings
 
 #: Each group's defaults (frozen dataclasses, so one instance serves every pipeline).
 _DEFAULT_TRAINING: Final = TrainingSettings()
@@ -88,6 +90,7 @@ class MLPipeline(Construct):
         notifications: NotificationSettings = _DEFAULT_NOTIFICATIONS,
         hooks: Hooks = _DEFAULT_HOOKS,
         state_machine_timeout: Duration | None = None,
+        tuning: TuningSettings | None = None,
     ) -> None:
         """
         :param source_dir: Directory with the training and serving script; packed into a
@@ -107,7 +110,10 @@ class MLPipeline(Construct):
         :param hooks: See :class:`~mlpipeline_cdk.settings.Hooks`; each hook receives a
             :class:`~mlpipeline_cdk.settings.HookContext`.
         :param state_machine_timeout: Overall limit of one execution. Default: max_runtime times
-            two (spot may wait) plus the deploy timeout plus one hour.
+            two (spot may wait), times the waves of trials when tuning, plus the deploy timeout
+            plus one hour.
+        :param tuning: See :class:`~mlpipeline_cdk.tuning.TuningSettings`. Default: no tuning,
+            every run trains one job.
         """
         super().__init__(scope, construct_id)
         # Deliver server access logs under a bucket policy rather than the legacy ACL, whatever
@@ -121,6 +127,7 @@ class MLPipeline(Construct):
             "triggers": triggers,
             "notifications": notifications,
             "hooks": hooks,
+            **({"tuning": tuning} if tuning is not None else {}),
         }
         validate_props(
             source_dir=source_dir,
@@ -157,6 +164,7 @@ class MLPipeline(Construct):
             name_prefix=name_prefix,
             data_prefix=storage.data_prefix,
         )
+        self.tuning_settings = tuning
         self._create_fragments(training, serving, network, hooks)
         self._create_state_machine(training, serving, hooks, state_machine_timeout)
 
@@ -281,6 +289,7 @@ class MLPipeline(Construct):
                     submit_directory=submit_directory,
                     region=cdk.Stack.of(self).region,
                 ),
+                tuning=tuning_defaults(self.tuning_settings, training.hyperparameters),
             ),
             allowed_data_uri_prefix=data_uri,
             failure=self.failure,
@@ -303,6 +312,7 @@ class MLPipeline(Construct):
             security_groups=self.security_groups,
             enable_network_isolation=network.enable_network_isolation,
             encrypt_inter_container_traffic=network.encrypt_inter_container_traffic,
+            tuning=self.tuning_settings,
         )
         self.evaluation = steps.EvaluateModel(
             self, "Evaluation", metric_name=ACCURACY_METRIC, failure=self.failure
@@ -377,8 +387,14 @@ class MLPipeline(Construct):
             definition = definition.next(_hooks.build(hooks, "after_evaluation", context))
         definition = definition.next(self._deploy).next(succeeded)
         if timeout is None:
+            waves = 1
+            if self.tuning_settings is not None:
+                jobs, parallel = self.tuning_settings.job_counts()
+                waves = -(-jobs // parallel)
             timeout = Duration.seconds(
-                2 * _max_runtime(training).to_seconds() + serving.deploy_timeout.to_seconds() + 3600
+                2 * waves * _max_runtime(training).to_seconds()
+                + serving.deploy_timeout.to_seconds()
+                + 3600
             )
         self.state_machine = sfn.StateMachine(
             self,

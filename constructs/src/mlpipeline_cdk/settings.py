@@ -40,6 +40,7 @@ from ._checks import (
     is_a,
 )
 from ._validation import is_token
+from .tuning import TuningSettings
 
 if TYPE_CHECKING:
     from constructs import Construct
@@ -432,6 +433,8 @@ GROUPS: Final[Mapping[str, type]] = {
     "triggers": TriggerSettings,
     "notifications": NotificationSettings,
     "hooks": Hooks,
+    # Optional: a pipeline without it trains one job per run.
+    "tuning": TuningSettings,
 }
 
 
