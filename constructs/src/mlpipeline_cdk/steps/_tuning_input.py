@@ -94,11 +94,25 @@ def check_tuning_input(
             "merged": sfn.JsonPath.object_at(merged),
             "static": sfn.JsonPath.object_at("$.tuningInput.static"),
             "json": sfn.JsonPath.string_at("$.tuningInput.json"),
-            "keyCount": sfn.JsonPath.array_length(sfn.JsonPath.list_at(f"{merged}.*")),
+            "values": sfn.JsonPath.list_at(f"{merged}.*"),
             "jobsText": sfn.JsonPath.format("{}", sfn.JsonPath.string_at(f"{merged}.maxJobs")),
             "parallelText": sfn.JsonPath.format(
                 "{}", sfn.JsonPath.string_at(f"{merged}.maxParallelJobs")
             ),
+        },
+        result_path="$.tuningInput",
+    )
+    # An intrinsic takes no wildcard path: the values are listed first, then counted.
+    count = sfn.Pass(
+        scope,
+        "CountTuningKeys",
+        parameters={
+            "merged": sfn.JsonPath.object_at(merged),
+            "static": sfn.JsonPath.object_at("$.tuningInput.static"),
+            "json": sfn.JsonPath.string_at("$.tuningInput.json"),
+            "keyCount": sfn.JsonPath.array_length(sfn.JsonPath.list_at("$.tuningInput.values")),
+            "jobsText": sfn.JsonPath.string_at("$.tuningInput.jobsText"),
+            "parallelText": sfn.JsonPath.string_at("$.tuningInput.parallelText"),
         },
         result_path="$.tuningInput",
     )
@@ -182,7 +196,7 @@ def check_tuning_input(
     shape.when(
         sfn.Condition.not_(sfn.Condition.string_matches("$.tuningInput.json", "{*")), reject_shape
     ).otherwise(merge)
-    merge.next(inspect).next(validate)
+    merge.next(inspect).next(count).next(validate)
     validate.otherwise(resolve)
     resolve.next(write)
     return describe, write
