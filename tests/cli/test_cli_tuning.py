@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import boto3
 import botocore.session
+import pytest
 from botocore.stub import Stubber
+from moto import mock_aws
 
+from mlpipeline_cdk.contract import run_input as contract
 from mlpipeline_cli._tuning import TuningFollower, tuning_job_name, tuning_lines, tuning_record
+from mlpipeline_cli.cli import main
 
 NAME = "mlpipeline-0a1b2c3dffffffffffff"
 # TaskScheduled as Step Functions records it: the resolved parameters as JSON text
@@ -172,3 +178,49 @@ def test_watch_json_prints_one_object_per_change() -> None:
     assert objects[2]["details"]["status"] == "Completed"
     assert objects[1]["details"]["objective"] == 0.97
     assert {"timestamp", "state", "elapsedSeconds"} <= set(objects[0])
+
+
+# --- run's tuning options ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def machine() -> Iterator[str]:
+    with mock_aws():
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        yield str(
+            sfn.create_state_machine(
+                name="Pipeline",
+                roleArn="arn:aws:iam::123456789012:role/pipeline",
+                definition=json.dumps(
+                    {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+                ),
+            )["stateMachineArn"]
+        )
+
+
+def test_run_sends_the_tuning_options_as_the_run_input_tuning(
+    machine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--state-machine-arn", machine, "--region", "us-east-1", "run", "--dry-run"]
+    assert main([*base, "--no-tuning"]) == 0
+    assert json.loads(capsys.readouterr().out)["input"] == {"tuning": {"enabled": False}}
+    assert main([*base, "--max-jobs", "8", "--max-parallel-jobs", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["input"] == {
+        "tuning": {"maxJobs": 8, "maxParallelJobs": 2}
+    }
+    assert main([*base]) == 0
+    assert json.loads(capsys.readouterr().out)["input"] == {}
+
+
+def test_run_refuses_tuning_counts_the_state_machine_would_refuse(
+    machine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--state-machine-arn", machine, "--region", "us-east-1", "run"]
+    assert main([*base, "--max-jobs", "2", "--max-parallel-jobs", "3"]) == 2
+    assert capsys.readouterr().err.endswith(f"{contract.TUNING_PARALLEL_ABOVE_JOBS}\n")
+    assert main([*base, "--max-parallel-jobs", "0"]) == 2
+    assert capsys.readouterr().err.endswith(f"{contract.TUNING_MAX_PARALLEL_JOBS_MESSAGE}\n")
+    listed = boto3.client("stepfunctions", region_name="us-east-1").list_executions(
+        stateMachineArn=machine
+    )
+    assert listed["executions"] == []
