@@ -380,7 +380,6 @@ def test_the_state_machine_may_run_tuning_jobs_named_after_its_stem_only(
         "sagemaker:AddTags",
         "sagemaker:CreateHyperParameterTuningJob",
         "sagemaker:DescribeHyperParameterTuningJob",
-        "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
         "sagemaker:StopHyperParameterTuningJob",
     }
     assert json.dumps(tuning["Resource"]).endswith(':hyper-parameter-tuning-job/mlpipeline-*"]]}')

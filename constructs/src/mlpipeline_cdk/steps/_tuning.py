@@ -212,10 +212,14 @@ class TuningBranch(Construct):
         return self.name
 
     def grant_start(self, grantee: iam.IGrantable, role: iam.IRole) -> None:
-        """What Step Functions needs for ``createHyperParameterTuningJob.sync``, after the Step
-        Functions developer guide (https://docs.aws.amazon.com/step-functions/latest/dg/
-        sagemaker-iam.html, CreateHyperParameterTuningJob), and DescribeTrainingJob of the best
-        trial (trials are named after their tuning job)."""
+        """What Step Functions needs for ``createHyperParameterTuningJob.sync``: create,
+        describe and stop the job, Step Functions' managed rule, ``iam:PassRole`` and
+        ``sagemaker:ListTags`` (granted with the training job's), as the Step Functions developer
+        guide lists (https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html)
+        and the execution policy of AWS's Step Functions Data Science SDK examples
+        (awslabs/amazon-sagemaker-examples, step-functions-data-science-sdk); ``AddTags`` for
+        the request's ``Tags``, as for training jobs; and DescribeTrainingJob of the best
+        trial, whose name starts with its tuning job's."""
         stack = cdk.Stack.of(self)
         principal = grantee.grant_principal
         principal.add_to_principal_policy(
@@ -225,7 +229,6 @@ class TuningBranch(Construct):
                     "sagemaker:AddTags",
                     "sagemaker:CreateHyperParameterTuningJob",
                     "sagemaker:DescribeHyperParameterTuningJob",
-                    "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
                     "sagemaker:StopHyperParameterTuningJob",
                 ],
                 resources=[
