@@ -152,14 +152,17 @@ def test_watch_prints_trials_as_they_change_and_the_best_so_far() -> None:
     for _ in range(4):  # the fourth poll after the job ended calls nothing
         follower.poll()
     stubber.assert_no_pending_responses()
-    lines = out.getvalue().splitlines()
+    # Each line starts with the local time, as watch's own lines do.
+    lines = [line.split("  ", 1)[1] for line in out.getvalue().splitlines()]
     assert lines == [
-        f"  trial {NAME}-001-1a2b3c4d InProgress batch-size=64 lr=0.01",
-        f"  trial {NAME}-001-1a2b3c4d Completed batch-size=64 lr=0.01 test:accuracy=0.9700",
-        f"  best so far: {NAME}-001-1a2b3c4d Completed batch-size=64 lr=0.01 test:accuracy=0.9700",
-        f"  trial {NAME}-002-1a2b3c4d Completed batch-size=64 lr=0.003 test:accuracy=0.9800",
-        f"  best so far: {NAME}-002-1a2b3c4d Completed batch-size=64 lr=0.003 test:accuracy=0.9800",
-        f"  tuning job {NAME} Completed",
+        f"tuning trial {NAME}-001-1a2b3c4d InProgress batch-size=64 lr=0.01",
+        f"tuning trial {NAME}-001-1a2b3c4d Completed batch-size=64 lr=0.01 test:accuracy=0.9700",
+        f"tuning best so far: {NAME}-001-1a2b3c4d Completed batch-size=64 lr=0.01 "
+        "test:accuracy=0.9700",
+        f"tuning trial {NAME}-002-1a2b3c4d Completed batch-size=64 lr=0.003 test:accuracy=0.9800",
+        f"tuning best so far: {NAME}-002-1a2b3c4d Completed batch-size=64 lr=0.003 "
+        "test:accuracy=0.9800",
+        f"tuning job {NAME} Completed",
     ]
 
 

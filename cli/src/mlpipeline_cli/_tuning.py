@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from ._history import local_time
+
 #: The task that runs a tuning job (``arn:aws:states:::sagemaker:createHyperParameterTuningJob``).
 _ACTION = "createHyperParameterTuningJob"
 #: The task state that runs it (mlpipeline_cdk.steps._tuning.TuningBranch).
@@ -121,6 +123,8 @@ class TuningFollower:
         json_lines: bool,
         out: TextIO = sys.stdout,
     ) -> None:
+        """Lines go to ``out`` as watch's own do: with the local time first, and on a terminal
+        after clearing the status line it redraws at the bottom."""
         self._sfn = stepfunctions
         self._sagemaker = sagemaker
         self._arn = execution_arn
@@ -152,27 +156,31 @@ class TuningFollower:
             key = (trial["status"], trial["objective"])
             if self._seen.get(trial["trainingJobName"]) != key:
                 self._seen[trial["trainingJobName"]] = key
-                self._emit("tuning_trial", trial, f"  trial {trial_line(trial, metric)}")
+                self._emit("tuning_trial", trial, f"tuning trial {trial_line(trial, metric)}")
         best = record["best"]
         if best and best["trainingJobName"] != self._best:
             self._best = best["trainingJobName"]
-            self._emit("tuning_best", best, f"  best so far: {trial_line(best, metric)}")
+            self._emit("tuning_best", best, f"tuning best so far: {trial_line(best, metric)}")
         if record["status"] in _ENDED:
             self._done = True
             self._emit(
                 "tuning_job_status",
                 {k: v for k, v in record.items() if k != "trials"},
-                f"  tuning job {self._name} {record['status']}",
+                f"tuning job {self._name} {record['status']}",
             )
 
     def _emit(self, kind: str, details: Mapping[str, Any], text: str) -> None:
         """One line; with ``--json`` an object like watch's other events (``type``,
         ``timestamp``, ``state``, ``elapsedSeconds``, ``details``)."""
-        if self._json:
+        now = datetime.now(UTC)
+        if not self._json:
+            clear = "\r\x1b[K" if self._out.isatty() else ""
+            text = f"{clear}{local_time(now)}  {text}"
+        else:
             text = json.dumps(
                 {
                     "type": kind,
-                    "timestamp": datetime.now(UTC).isoformat(),
+                    "timestamp": now.isoformat(),
                     "state": TUNING_STATE,
                     "elapsedSeconds": None,
                     "details": details,
