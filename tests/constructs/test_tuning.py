@@ -12,6 +12,7 @@ import aws_cdk as cdk
 import botocore.session
 import cfnlint.api
 import pytest
+from aws_cdk import aws_ec2 as ec2
 from botocore.validate import ParamValidator
 from cdk_nag import AwsSolutionsChecks
 
@@ -20,6 +21,7 @@ from mlpipeline_cdk import (
     ContinuousRange,
     IntegerRange,
     MLPipeline,
+    NetworkSettings,
     TrainingSettings,
     TuningSettings,
 )
@@ -407,3 +409,51 @@ def test_a_long_prefix_tuning_pipeline_passes_cdk_nag() -> None:
 def test_cfn_lint_finds_nothing_in_a_tuning_pipeline(template: dict[str, Any]) -> None:
     matches = cfnlint.api.lint(json.dumps(template), regions=["us-east-1", "eu-west-1"])
     assert [str(m) for m in matches] == []
+
+
+def test_every_trial_gets_the_single_jobs_vpc_isolation_encryption_and_spot_settings() -> None:
+    stack = cdk.Stack(new_app(), "Isolated")
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        ],
+    )
+    MLPipeline(
+        stack,
+        "P",
+        source_dir=CODE,
+        entry_point="mnist.py",
+        training=TrainingSettings(hyperparameters={"epochs": 2}, spot=True),
+        network=NetworkSettings(
+            vpc=vpc, enable_network_isolation=True, encrypt_inter_container_traffic=True
+        ),
+        tuning=MNIST_TUNING,
+    )
+    asl = render_definition(cdk.assertions.Template.from_stack(stack).to_json())
+    train = asl["States"]["Train"]["Parameters"]
+    trial = asl["States"]["Tune"]["Parameters"]["TrainingJobDefinition"]
+    for key in (
+        "VpcConfig",
+        "EnableNetworkIsolation",
+        "EnableInterContainerTrafficEncryption",
+        "EnableManagedSpotTraining.$",
+        "InputDataConfig",  # the code channel of an isolated job included
+        "OutputDataConfig",
+        "ResourceConfig.$",
+        "StoppingCondition.$",
+        "AlgorithmSpecification",
+        "RoleArn",
+    ):
+        assert trial[key] == train[key], key
+    assert [c["ChannelName"] for c in trial["InputDataConfig"]] == ["training", "code"]
+    # One CheckpointConfig would serve every trial: parallel trials would resume from each
+    # other's checkpoints, so trials get none.
+    assert "CheckpointConfig" not in trial
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    shape = model.operation_model("CreateHyperParameterTuningJob").input_shape
+    report = ParamValidator().validate(_sample(asl["States"]["Tune"]["Parameters"]), shape)
+    assert not report.has_errors(), report.generate_report()
