@@ -229,7 +229,8 @@ def test_run_defaults_come_from_the_construct(asl: dict[str, Any]) -> None:
         "modelPackage": "",
         "onApproval": False,
     }
-    assert set(params["defaults"]) == set(RUN_INPUT_KEYS)
+    # `tuning` only with tuning settings (tests/constructs/test_tuning.py).
+    assert set(params["defaults"]) == set(RUN_INPUT_KEYS) - {"tuning"}
     assert params["baseHyperparameters"] == {"epochs": "6"}
     reserved = params["reservedHyperparameters"]
     assert reserved["sagemaker_program"] == "mnist.py"

@@ -186,6 +186,7 @@ Command = Callable[[str, str, str], argparse.ArgumentParser]
 
 
 def _add_run(command: Command) -> None:
+    from ._tuning_options import add_tuning_options
     from .commands.run import cmd_run
 
     run = command(
@@ -244,6 +245,7 @@ def _add_run(command: Command) -> None:
     run.add_argument("--name", help="the execution's name (default: one Step Functions makes)")
     run.add_argument("--wait", action="store_true", help="follow the execution to its end")
     run.add_argument("--dry-run", action="store_true", help="print the input; start nothing")
+    add_tuning_options(run)
     _add_follow_options(run)
     run.set_defaults(handler=cmd_run)
 

@@ -10,6 +10,7 @@ from ._aws import error_code, is_client_error
 from ._context import EXIT_INTERRUPTED, EXIT_NOT_SUCCEEDED, PROG, Context
 from ._display import display_for
 from ._history import loads
+from ._tuning import TuningFollower
 from ._watch import ENDPOINT_STATES, ExecutionWatcher
 from ._watch_steps import DEPLOY, WAIT_FOR_ENDPOINT, StepMap, step_map
 from ._watch_view import StateView, StepView, View
@@ -60,12 +61,24 @@ class _Steps:
         self._arn = execution_arn
         self._read = False
         self._map: StepMap | None = None
+        self._tuning_failed = False
 
     def get(self) -> StepMap | None:
         if not self._read:
             self._read = True
             self._map = read_steps(self._sfn, self._arn)
         return self._map
+
+    def tunes(self) -> bool:
+        """Whether the definition runs a tuning job (and following it has not failed)."""
+        steps = None if self._tuning_failed else self.get()
+        return steps is not None and any(
+            action.startswith("createHyperParameterTuningJob")
+            for _, action in steps.actions.values()
+        )
+
+    def stop_tuning(self) -> None:
+        self._tuning_failed = True
 
     def endpoint_states(self) -> frozenset[str]:
         steps = self.get()
@@ -82,13 +95,29 @@ def follow(context: Context, execution_arn: str) -> int:
     verbose = bool(getattr(args, "verbose", False))
     view: View = StateView() if verbose else StepView(steps.get)
     display = display_for(sys.stdout, json_lines=args.json, view=view)
+    tuning = TuningFollower(
+        stepfunctions, lambda: context.client("sagemaker"), execution_arn, json_lines=args.json
+    )
+
+    def wait(seconds: float) -> None:
+        # Between polls of the execution: the trials of its tuning job, if it runs one.
+        if steps.tunes():
+            try:
+                tuning.poll()
+            except Exception as exc:
+                if not is_client_error(exc):
+                    raise
+                print(f"{PROG}: cannot follow the tuning job ({error_code(exc)})", file=sys.stderr)
+                steps.stop_tuning()
+        display.wait(seconds)
+
     watcher = ExecutionWatcher(
         stepfunctions,
         lambda: context.client("sagemaker"),
         execution_arn,
         interval=args.interval,
         endpoint_states=steps.endpoint_states,
-        sleep=display.wait,
+        sleep=wait,
     )
     try:
         for event in watcher.events():

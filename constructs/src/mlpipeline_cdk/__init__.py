@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from . import nag as nag
     from . import settings as settings
     from . import steps as steps
+    from . import tuning as tuning
     from .contract.script import ACCURACY_METRIC as ACCURACY_METRIC
     from .contract.script import METRIC_DEFINITIONS as METRIC_DEFINITIONS
     from .dlc_images import DLC_REGISTRY_ACCOUNTS as DLC_REGISTRY_ACCOUNTS
@@ -41,6 +42,10 @@ if TYPE_CHECKING:
     from .steps import RegisterModel as RegisterModel
     from .steps import RunDefaults as RunDefaults
     from .steps import TrainModel as TrainModel
+    from .tuning import CategoricalRange as CategoricalRange
+    from .tuning import ContinuousRange as ContinuousRange
+    from .tuning import IntegerRange as IntegerRange
+    from .tuning import TuningSettings as TuningSettings
 
 _WHERE: dict[str, str] = {
     "ACCURACY_METRIC": ".contract.script",
@@ -68,10 +73,14 @@ _WHERE: dict[str, str] = {
     "TrainModel": ".steps",
     "UnsupportedRegionError": ".dlc_images",
     "build_source_archive": ".source_asset",
+    "CategoricalRange": ".tuning",
+    "ContinuousRange": ".tuning",
+    "IntegerRange": ".tuning",
+    "TuningSettings": ".tuning",
     "dlc_image": ".dlc_images",
     "source_dir_asset": ".source_asset",
 }
-_SUBMODULES = frozenset({"defaults", "nag", "settings", "steps"})
+_SUBMODULES = frozenset({"defaults", "nag", "settings", "steps", "tuning"})
 
 __all__ = sorted([*_WHERE, *_SUBMODULES])
 __version__ = "0.1.0"

@@ -109,6 +109,18 @@ def acknowledge_findings(pipeline: MLPipeline) -> None:
                 "and read that tag to tell overlapping runs apart; limited to that prefix",
             }
         )
+    branch = pipeline.training.tuning
+    if branch is not None:
+        state_machine_findings[
+            f"Resource::{sagemaker_arn}:hyper-parameter-tuning-job/{branch.stem}-*"
+        ] = (
+            "Tuning job names are generated per execution as <stem>-<20 hex digits> (at most 32 "
+            "characters); limited to the pipeline's stem"
+        )
+        state_machine_findings[f"Resource::{sagemaker_arn}:training-job/{branch.stem}-*"] = (
+            "SageMaker names a tuning job's trials <tuning job name>-<number>-<id>; the run "
+            "describes the best one"
+        )
     for policy in policies_of(pipeline.state_machine.role):
         for finding, reason in state_machine_findings.items():
             acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)

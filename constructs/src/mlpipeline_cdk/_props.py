@@ -30,6 +30,7 @@ from .settings import (
     TrainingSettings,
     settings_problems,
 )
+from .tuning import TuningSettings, tuning_problems
 
 _LOWER_NAME = re.compile(r"^[a-z0-9](-*[a-z0-9])*$")
 #: Every run names its SageMaker resources ``<name_prefix>-<uuid>`` (36 characters of UUID).
@@ -89,6 +90,10 @@ def validate_props(
         found.extend(_network_problems(groups["network"]))  # type: ignore[arg-type]
         found.extend(_serving_problems(groups["serving"]))  # type: ignore[arg-type]
         found.extend(_hyperparameter_problems(groups["training"]))  # type: ignore[arg-type]
+        tuning = groups.get("tuning")
+        if isinstance(tuning, TuningSettings) and isinstance(name_prefix, str):
+            hyperparameters = groups["training"].hyperparameters  # type: ignore[attr-defined]
+            found.extend(tuning_problems(tuning, hyperparameters, name_prefix))
     for prop, value, allowed in found:
         problems.add(prop, value, allowed)
     problems.raise_if_any()
@@ -203,3 +208,22 @@ def _hyperparameter_problems(training: TrainingSettings) -> Iterator[Problem]:
             yield (f"{name}[{key!r}]", value, "must be a str, int, float or bool")
         elif len(hyperparameter_string(value)) > 2500:
             yield (f"{name}[{key!r}]", value, "must be at most 2500 characters")
+
+
+def max_runtime(training: TrainingSettings) -> Duration:
+    """A training job's limit: ``training.max_runtime``, or two hours."""
+    return training.max_runtime or Duration.hours(2)
+
+
+def default_timeout(
+    training: TrainingSettings, serving: ServingSettings, tuning: TuningSettings | None
+) -> Duration:
+    """An execution's limit when none is given: twice the training limit (spot may wait), times
+    the waves of trials when tuning, plus the deployment's limit and an hour."""
+    waves = 1
+    if tuning is not None:
+        jobs, parallel = tuning.job_counts()
+        waves = -(-jobs // parallel)
+    return Duration.seconds(
+        2 * waves * max_runtime(training).to_seconds() + serving.deploy_timeout.to_seconds() + 3600
+    )

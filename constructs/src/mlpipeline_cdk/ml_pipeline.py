@@ -33,7 +33,7 @@ from . import (
     steps,
 )
 from ._images import code_delivery, pipeline_images
-from ._props import hyperparameter_string, validate_props
+from ._props import default_timeout, hyperparameter_string, max_runtime, validate_props
 from ._secure_props import lay_over
 from .contract import outputs as stack_outputs
 from .contract import run_input, run_output, script
@@ -51,6 +51,8 @@ from .settings import (
     TriggerSettings,
 )
 from .source_asset import source_dir_asset
+from .steps._tuning_input import tuning_defaults
+from .tuning import TuningSettings
 
 #: Each group's defaults (frozen dataclasses, so one instance serves every pipeline).
 _DEFAULT_TRAINING: Final = TrainingSettings()
@@ -106,6 +108,7 @@ class MLPipeline(Construct):
         hooks: Hooks = _DEFAULT_HOOKS,
         registry: RegistrySettings = _DEFAULT_REGISTRY,
         state_machine_timeout: Duration | None = None,
+        tuning: TuningSettings | None = None,
     ) -> None:
         """
         :param source_dir: Directory with the training and serving script; packed into a
@@ -126,7 +129,10 @@ class MLPipeline(Construct):
             :class:`~mlpipeline_cdk.settings.HookContext`.
         :param registry: See :class:`~mlpipeline_cdk.settings.RegistrySettings`.
         :param state_machine_timeout: Overall limit of one execution. Default: max_runtime times
-            two (spot may wait) plus the deploy timeout plus one hour.
+            two (spot may wait), times the waves of trials when tuning, plus the deploy timeout
+            plus one hour.
+        :param tuning: See :class:`~mlpipeline_cdk.tuning.TuningSettings`. Default: no tuning,
+            every run trains one job.
         """
         super().__init__(scope, construct_id)
         # Deliver server access logs under a bucket policy rather than the legacy ACL, whatever
@@ -141,6 +147,7 @@ class MLPipeline(Construct):
             "notifications": notifications,
             "hooks": hooks,
             "registry": registry,
+            **({"tuning": tuning} if tuning is not None else {}),
         }
         validate_props(
             source_dir=source_dir,
@@ -178,6 +185,7 @@ class MLPipeline(Construct):
             name_prefix=name_prefix,
             data_prefix=storage.data_prefix,
         )
+        self.tuning_settings = tuning
         self._create_fragments(training, serving, network, hooks, registry)
         self._create_state_machine(training, serving, hooks, state_machine_timeout)
 
@@ -278,7 +286,7 @@ class MLPipeline(Construct):
                 training_instance_type=training.instance_type,
                 training_instance_count=training.instance_count,
                 training_data_uri=data_uri,
-                max_runtime_seconds=int(_max_runtime(training).to_seconds()),
+                max_runtime_seconds=int(max_runtime(training).to_seconds()),
                 spot=training.spot,
                 accuracy_threshold=training.accuracy_threshold,
                 approval=registry.approval,
@@ -290,6 +298,7 @@ class MLPipeline(Construct):
                     submit_directory=submit_directory,
                     region=cdk.Stack.of(self).region,
                 ),
+                tuning=tuning_defaults(self.tuning_settings, training.hyperparameters),
             ),
             allowed_data_uri_prefix=data_uri,
             failure=self.failure,
@@ -314,6 +323,7 @@ class MLPipeline(Construct):
             security_groups=self.security_groups,
             enable_network_isolation=network.enable_network_isolation,
             encrypt_inter_container_traffic=network.encrypt_inter_container_traffic,
+            tuning=self.tuning_settings,
         )
         self.evaluation = steps.EvaluateModel(
             self, "Evaluation", metric_name=ACCURACY_METRIC, failure=self.failure
@@ -401,9 +411,7 @@ class MLPipeline(Construct):
         self.find_version.next(deploy)
         definition = sfn.Chain.start(self.prepare).next(route)
         if timeout is None:
-            timeout = Duration.seconds(
-                2 * _max_runtime(training).to_seconds() + serving.deploy_timeout.to_seconds() + 3600
-            )
+            timeout = default_timeout(training, serving, self.tuning_settings)
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -485,7 +493,3 @@ class MLPipeline(Construct):
             access_logs_prefix=log_prefix,
         )
         return s3.Bucket(self, construct_id, **lay_over(self, props, overrides, setting))
-
-
-def _max_runtime(training: TrainingSettings) -> Duration:
-    return training.max_runtime or Duration.hours(2)

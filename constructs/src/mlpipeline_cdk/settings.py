@@ -42,6 +42,7 @@ from ._checks import (
 from ._declare import about
 from ._validation import is_token
 from .registry_settings import RegistrySettings as RegistrySettings
+from .tuning import TuningSettings
 
 if TYPE_CHECKING:
     from constructs import Construct
@@ -422,6 +423,8 @@ GROUPS: Final[Mapping[str, type]] = {
     "notifications": NotificationSettings,
     "hooks": Hooks,
     "registry": RegistrySettings,
+    # Optional: a pipeline without it trains one job per run.
+    "tuning": TuningSettings,
 }
 
 

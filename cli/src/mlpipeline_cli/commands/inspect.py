@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from typing import Any
 
 from mlpipeline_cdk.contract import run_input, run_output
 from mlpipeline_cdk.contract.registry import LATEST
 
-from .._context import Context, print_json, table
+from .._aws import error_code, is_client_error
+from .._context import PROG, Context, print_json, table
 from .._history import (
     UTC,
     as_datetime,
@@ -22,6 +24,7 @@ from .._history import (
     local_time,
     summarize_output,
 )
+from .._tuning import tuning_job_name, tuning_lines, tuning_record
 from .run import execution_arn_of
 
 _LIST_HEADER = [
@@ -184,6 +187,21 @@ def _accuracy_text(record: dict[str, Any]) -> str:
     )
 
 
+def _tuning(context: Context, history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The run's tuning job and its trials, or None when it ran none (or they cannot be read:
+    then a warning says why)."""
+    name = tuning_job_name(history)
+    if name is None:
+        return None
+    try:
+        return tuning_record(context.client("sagemaker"), name)
+    except Exception as exc:
+        if not is_client_error(exc):
+            raise
+        print(f"{PROG}: cannot read tuning job {name} ({error_code(exc)})", file=sys.stderr)
+        return None
+
+
 def cmd_describe(context: Context) -> int:
     execution_arn = execution_arn_of(context)
     detail = _describe(context, execution_arn)
@@ -192,16 +210,19 @@ def cmd_describe(context: Context) -> int:
     record["input"] = loads(detail.get("input"))
     record["output"] = loads(detail.get("output"))
     record["failedState"] = None
+    history = _full_history(context, execution_arn)
     if detail.get("status") in _ENDED_WITHOUT_OUTPUT:
-        history = _full_history(context, execution_arn)
         record["failedState"] = failing_state(history)
         if record["accuracy"] is None:
             record.update(evaluation_of(reversed(history)))
+    record["tuning"] = _tuning(context, history)
     if context.args.json:
         print_json(record)
         return 0
     for label, value in _describe_fields(record):
         print(f"{label + ':':<11}{value}")
+    for line in tuning_lines(record["tuning"]) if record["tuning"] else []:
+        print(line)
     for key in ("input", "output"):
         if record[key] is not None:
             print(f"{key}:")

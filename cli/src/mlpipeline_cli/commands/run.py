@@ -14,6 +14,7 @@ from .._aws import EXPECTED_ERRORS, CliError, UsageError, is_client_error
 from .._context import PROG, Context, print_json
 from .._history import as_datetime, iso
 from .._run_checks import data_uri_prefix
+from .._tuning_options import tuning_input
 
 
 def run_input(args: argparse.Namespace) -> dict[str, Any]:
@@ -37,6 +38,9 @@ def run_input(args: argparse.Namespace) -> dict[str, Any]:
     ):
         if value is not None:
             document[key] = value
+    tuning = tuning_input(args)
+    if tuning is not None:
+        document[run_input_contract.TUNING] = tuning
     # The contract's own check, so that what the state machine would refuse is refused here,
     # with the same words, before anything starts.
     problems = run_input_contract.check(document)

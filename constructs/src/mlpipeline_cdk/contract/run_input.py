@@ -36,6 +36,30 @@ MODEL_PACKAGE: Final = "modelPackage"
 #: Set by the approval rule: deploy ``modelPackage`` only if a run in manual mode registered it.
 ON_APPROVAL: Final = "onApproval"
 
+#: ``{"enabled": false}`` trains once instead of tuning; ``{"maxJobs": N, "maxParallelJobs": M}``
+#: changes a tuning pipeline's job counts. Only pipelines with ``tuning`` settings take this key.
+TUNING: Final = "tuning"
+TUNING_ENABLED: Final = "enabled"
+TUNING_MAX_JOBS: Final = "maxJobs"
+TUNING_MAX_PARALLEL_JOBS: Final = "maxParallelJobs"
+TUNING_KEYS: Final = (TUNING_ENABLED, TUNING_MAX_JOBS, TUNING_MAX_PARALLEL_JOBS)
+#: Training jobs per tuning job: 750, or 10,000 for Random search with a quota increase; 100
+#: parallel ones with a quota increase (https://docs.aws.amazon.com/sagemaker/latest/dg/
+#: automatic-model-tuning-limits.html). A pipeline's own strategy may allow fewer.
+MAX_TUNING_JOBS: Final = 10_000
+MAX_PARALLEL_TUNING_JOBS: Final = 100
+TUNING_ENABLED_MESSAGE: Final = "tuning.enabled must be true or false"
+TUNING_MAX_PARALLEL_JOBS_MESSAGE: Final = (
+    f"tuning.maxParallelJobs must be a whole number from 1 to {MAX_PARALLEL_TUNING_JOBS}"
+)
+TUNING_PARALLEL_ABOVE_JOBS: Final = "tuning.maxParallelJobs must be at most tuning.maxJobs"
+
+
+def tuning_max_jobs_message(low: int = 1, high: int = MAX_TUNING_JOBS) -> str:
+    """The cause a run fails with when ``tuning.maxJobs`` is out of the pipeline's bounds."""
+    return f"tuning.maxJobs must be a whole number from {low} to {high}"
+
+
 #: SageMaker's limit on a training job's MaxRuntimeInSeconds without a quota increase: 28 days.
 MAX_RUNTIME_LIMIT: Final = 28 * 24 * 3600
 #: Above this, a job's instance count is almost certainly a typo (the service quota decides).
@@ -132,6 +156,14 @@ KEYS: Final[tuple[RunInputKey, ...]] = (
         "registered it (a run in `automatic` mode deploys its own version)",
         "onApproval must be true or false",
     ),
+    RunInputKey(
+        TUNING,
+        "object",
+        'pipelines with tuning settings: {"enabled": false} trains once; {"maxJobs": N, '
+        '"maxParallelJobs": M} changes the job counts (M <= N, within the strategy\'s limit)',
+        "tuning must be an object with only the keys enabled, maxJobs and maxParallelJobs, e.g. "
+        '{"enabled": false} or {"maxJobs": 8, "maxParallelJobs": 2}',
+    ),
 )
 BY_NAME: Final = {key.name: key for key in KEYS}
 #: The keys an execution's input may have, all optional.
@@ -145,8 +177,9 @@ HYPERPARAMETER_NOT_STRING: Final = (
 )
 
 
-def unknown_keys_message(run_input_json: str) -> str:
-    return f"the run input may only have the keys {', '.join(RUN_INPUT_KEYS)}; got {run_input_json}"
+def unknown_keys_message(run_input_json: str, keys: tuple[str, ...] = RUN_INPUT_KEYS) -> str:
+    """``keys``: those the pipeline takes (``tuning`` only with tuning settings)."""
+    return f"the run input may only have the keys {', '.join(keys)}; got {run_input_json}"
 
 
 def _whole(value: Any) -> bool:
@@ -203,6 +236,9 @@ def check(run_input: Any, *, data_uri_prefix: str | None = None) -> list[str]:
         key = BY_NAME.get(name)
         if key is None:
             continue
+        if key.name == TUNING:
+            problems.extend(tuning_input_problems(value))
+            continue
         if key.name == HYPERPARAMETERS and isinstance(value, dict):
             if not all(isinstance(v, str) for v in value.values()):
                 problems.append(HYPERPARAMETER_NOT_STRING)
@@ -214,6 +250,26 @@ def check(run_input: Any, *, data_uri_prefix: str | None = None) -> list[str]:
                     groups="the pipeline's model package group",
                 )
             )
+    return problems
+
+
+def tuning_input_problems(value: Any) -> list[str]:
+    """What is wrong with a run input's ``tuning``, with SageMaker's own limits (a pipeline's
+    state machine also holds the counts to its strategy's limits)."""
+    if not isinstance(value, dict) or set(value) - set(TUNING_KEYS):
+        return [BY_NAME[TUNING].message]
+    problems = []
+    if TUNING_ENABLED in value and not isinstance(value[TUNING_ENABLED], bool):
+        problems.append(TUNING_ENABLED_MESSAGE)
+    jobs, parallel = value.get(TUNING_MAX_JOBS), value.get(TUNING_MAX_PARALLEL_JOBS)
+    if jobs is not None and not (_whole(jobs) and 1 <= jobs <= MAX_TUNING_JOBS):
+        problems.append(tuning_max_jobs_message())
+    if parallel is not None and not (
+        _whole(parallel) and 1 <= parallel <= MAX_PARALLEL_TUNING_JOBS
+    ):
+        problems.append(TUNING_MAX_PARALLEL_JOBS_MESSAGE)
+    elif parallel is not None and _whole(jobs) and parallel > jobs:
+        problems.append(TUNING_PARALLEL_ABOVE_JOBS)
     return problems
 
 

@@ -12,7 +12,11 @@ A run's state is one JSON document; each fragment reads and writes its own keys:
     them) and ``stoppingCondition``.
 ``$.training``
     ``jobName``, ``modelArtifacts`` (S3 URI of ``model.tar.gz``) and ``metrics`` (the job's
-    ``FinalMetricDataList``), written by :class:`TrainModel`.
+    ``FinalMetricDataList``), written by :class:`TrainModel`: of its training job, or with
+    ``tuning`` settings of the best trial of its tuning job.
+``$.tuningJob``, ``$.tuning``
+    The tuning job's ``name`` and its ``description`` (DescribeHyperParameterTuningJob), when
+    the run tunes.
 ``$.evaluation``
     ``accuracy`` and ``threshold``, written by :class:`EvaluateModel`.
 ``$.modelPackage``

@@ -13,6 +13,7 @@ from ..contract import run_input as contract
 from ..contract.registry import APPROVAL_MODES, LATEST
 from ..contract.run_input import RUN_INPUT_KEYS
 from ..instance_types import TRAINING_INSTANCE_TYPES
+from ._tuning_input import TuningDefaults, check_tuning_input
 from .failure import FailureHandler
 
 __all__ = ["RUN_INPUT_KEYS", "PrepareRun", "RunDefaults"]
@@ -34,9 +35,18 @@ class RunDefaults:
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
     #: Set by the pipeline (script, code archive, ...); a run cannot override them.
     reserved_hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    #: A pipeline with tuning settings takes the run input ``tuning``.
+    tuning: TuningDefaults | None = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The run input keys this pipeline takes."""
+        return tuple(k for k in RUN_INPUT_KEYS if k != contract.TUNING or self.tuning)
 
     def as_input_defaults(self) -> dict[str, Any]:
+        tuning = {contract.TUNING: self.tuning.as_input()} if self.tuning else {}
         return {
+            **tuning,
             "hyperparameters": {},
             "trainingInstanceType": self.training_instance_type,
             "trainingInstanceCount": self.training_instance_count,
@@ -76,7 +86,9 @@ class PrepareRun(sfn.StateMachineFragment):
     - ``approval``: ``automatic`` or ``manual``;
     - ``modelPackage``: ``latest`` or the ARN of a version of one of the model package groups
       whose versions start with one of ``model_package_prefixes``: the run deploys it instead of
-      training.
+      training;
+    - ``tuning`` (pipelines with tuning settings only): ``enabled``, ``maxJobs``,
+      ``maxParallelJobs`` laid over the settings' (see :mod:`mlpipeline_cdk.tuning`).
 
     Anything else fails the execution with ``InvalidInput`` and a cause naming the rule, before
     any SageMaker call.
@@ -189,7 +201,7 @@ class PrepareRun(sfn.StateMachineFragment):
             result_path="$.inspect",
         )
         validate = sfn.Choice(self, "ValidateRunInput")
-        for rule, state_id, cause in self._rules(allowed_data_uri_prefix):
+        for rule, state_id, cause in self._rules(allowed_data_uri_prefix, defaults.keys):
             validate.when(
                 rule, failure.reject(self, state_id, error=contract.INVALID_INPUT, cause=cause)
             )
@@ -269,7 +281,12 @@ class PrepareRun(sfn.StateMachineFragment):
         ).otherwise(resolve)
         resolve.next(inspect).next(count_keys).next(validate)
         validate.otherwise(check_values)
-        check_values.next(choose_capacity)
+        if defaults.tuning is None:
+            check_values.next(choose_capacity)
+        else:
+            start, end = check_tuning_input(self, defaults=defaults.tuning, failure=failure)
+            check_values.next(start)
+            end.next(choose_capacity)
         choose_capacity.when(
             sfn.Condition.boolean_equals("$.config.spot", True), spot_capacity
         ).otherwise(on_demand_capacity)
@@ -288,7 +305,9 @@ class PrepareRun(sfn.StateMachineFragment):
             allowed = allowed[:1]
         return sfn.Condition.and_(sfn.Condition.is_string(path), sfn.Condition.or_(*allowed))
 
-    def _rules(self, allowed_data_uri_prefix: str) -> list[tuple[sfn.Condition, str, str]]:
+    def _rules(
+        self, allowed_data_uri_prefix: str, run_input_keys: tuple[str, ...]
+    ) -> list[tuple[sfn.Condition, str, str]]:
         """One Choice rule per key of :data:`~mlpipeline_cdk.contract.run_input.KEYS` (and one
         for unknown keys), true when the input breaks it; with the key's message as cause."""
         keys = contract.BY_NAME
@@ -339,11 +358,11 @@ class PrepareRun(sfn.StateMachineFragment):
         rules = [
             (
                 sfn.Condition.not_(
-                    sfn.Condition.number_equals("$.inspect.keyCount", len(RUN_INPUT_KEYS))
+                    sfn.Condition.number_equals("$.inspect.keyCount", len(run_input_keys))
                 ),
                 "RejectUnknownKeys",
                 sfn.JsonPath.format(
-                    contract.unknown_keys_message("{}"),
+                    contract.unknown_keys_message("{}", run_input_keys),
                     sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.input")),
                 ),
             )

@@ -18,7 +18,9 @@ from constructs import Construct
 
 from ..contract.run_input import INVALID_INPUT
 from ..instance_types import arm_types, gpu_types, local_storage_types
+from ..tuning import TuningSettings
 from ._retries import ThrottleRetry
+from ._tuning import TuningBranch
 from .failure import FailureHandler, with_defaults
 
 #: Where SageMaker syncs ``/opt/ml/checkpoints`` in the artifacts bucket, one folder per run.
@@ -71,6 +73,7 @@ class TrainModel(sfn.StateMachineFragment):
         state_machine_role: iam.IGrantable | None = None,
         gpu_training_image: tasks.DockerImage | None = None,
         code_uri: str | None = None,
+        tuning: TuningSettings | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.name_prefix = name_prefix
@@ -92,49 +95,51 @@ class TrainModel(sfn.StateMachineFragment):
             # SDK does for isolated jobs (src/sagemaker/estimator.py, Framework:
             # code_channel_name "code", CONTAINER_CODE_CHANNEL_SOURCEDIR_PATH).
             channels.append(_s3_channel(CODE_CHANNEL, {"S3Uri": code_uri}))
+        # What a training job and every trial of a tuning job share.
+        definition = {
+            "RoleArn": role.role_arn,
+            "AlgorithmSpecification": {
+                "TrainingImage.$": "$.trainingResources.image",
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [dict(m) for m in metric_definitions],
+            },
+            "InputDataConfig": channels,
+            "OutputDataConfig": {
+                "S3OutputPath": artifacts_bucket.s3_url_for_object(MODELS_PREFIX),
+                "KmsKeyId": encryption_key.key_arn,
+            },
+            "ResourceConfig.$": "$.trainingResources.resourceConfig",
+            "StoppingCondition.$": "$.run.stoppingCondition",
+            "EnableManagedSpotTraining.$": "$.config.spot",
+            **_optional_parameters(
+                subnet_ids=_subnet_ids(vpc, subnet_selection),
+                security_group_ids=[g.security_group_id for g in security_groups],
+                enable_network_isolation=enable_network_isolation,
+                encrypt_inter_container_traffic=encrypt_inter_container_traffic,
+            ),
+        }
+        tags = [{"Key": EXECUTION_TAG, "Value.$": "States.Hash($$.Execution.Id, 'SHA-256')"}]
         self.train = sfn.CustomState(
             self,
             "Train",
             state_json={
                 "Type": "Task",
                 "Resource": f"arn:{stack.partition}:states:::sagemaker:createTrainingJob.sync",
-                "Parameters": {
-                    "TrainingJobName.$": f"States.Format('{{}}-{{}}', '{name_prefix}', "
-                    "States.UUID())",
-                    "RoleArn": role.role_arn,
-                    "AlgorithmSpecification": {
-                        "TrainingImage.$": "$.trainingResources.image",
-                        "TrainingInputMode": "File",
-                        "MetricDefinitions": [dict(m) for m in metric_definitions],
-                    },
-                    "HyperParameters.$": "$.run.hyperparameters",
-                    "InputDataConfig": channels,
-                    "OutputDataConfig": {
-                        "S3OutputPath": artifacts_bucket.s3_url_for_object(MODELS_PREFIX),
-                        "KmsKeyId": encryption_key.key_arn,
-                    },
-                    "ResourceConfig.$": "$.trainingResources.resourceConfig",
-                    "StoppingCondition.$": "$.run.stoppingCondition",
-                    "EnableManagedSpotTraining.$": "$.config.spot",
-                    "CheckpointConfig": {
-                        "S3Uri.$": "States.Format('{}{}/', "
-                        f"'{artifacts_bucket.s3_url_for_object(CHECKPOINTS_PREFIX)}', "
-                        "$$.Execution.Name)",
-                        "LocalPath": "/opt/ml/checkpoints",
-                    },
-                    "Tags": [
-                        {
-                            "Key": EXECUTION_TAG,
-                            "Value.$": "States.Hash($$.Execution.Id, 'SHA-256')",
-                        }
-                    ],
-                    **_optional_parameters(
-                        subnet_ids=_subnet_ids(vpc, subnet_selection),
-                        security_group_ids=[g.security_group_id for g in security_groups],
-                        enable_network_isolation=enable_network_isolation,
-                        encrypt_inter_container_traffic=encrypt_inter_container_traffic,
-                    ),
-                },
+                "Parameters": _in_order(
+                    {
+                        "TrainingJobName.$": f"States.Format('{{}}-{{}}', '{name_prefix}', "
+                        "States.UUID())",
+                        **definition,
+                        "HyperParameters.$": "$.run.hyperparameters",
+                        "CheckpointConfig": {
+                            "S3Uri.$": "States.Format('{}{}/', "
+                            f"'{artifacts_bucket.s3_url_for_object(CHECKPOINTS_PREFIX)}', "
+                            "$$.Execution.Name)",
+                            "LocalPath": "/opt/ml/checkpoints",
+                        },
+                        "Tags": tags,
+                    }
+                ),
                 "ResultSelector": {
                     "jobName.$": "$.TrainingJobName",
                     "modelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
@@ -144,7 +149,30 @@ class TrainModel(sfn.StateMachineFragment):
             },
         )
         ThrottleRetry(self, "Training", failure).add(self.train, "Train")
-        self._choose_image.next(self.train)
+        #: The tuning job's states, when the pipeline tunes.
+        self.tuning: TuningBranch | None = None
+        if tuning is None:
+            self._choose_image.next(self.train)
+        else:
+            # No CheckpointConfig for trials: the request has one for all of them, and parallel
+            # trials resuming from each other's checkpoints would mix their hyperparameters.
+            self.tuning = TuningBranch(
+                self,
+                "Tuning",
+                settings=tuning,
+                name_prefix=name_prefix,
+                job_definition=definition,
+                tags=tags,
+                failure=failure,
+            )
+            self._choose_image.next(
+                sfn.Choice(self, "TrainOrTune")
+                .when(
+                    sfn.Condition.boolean_equals("$.config.tuning.enabled", True),
+                    self.tuning.start,
+                )
+                .otherwise(self.train)
+            )
         self._add_failure_routes()
         if state_machine_role is not None:
             self.grant_start(state_machine_role)
@@ -353,6 +381,8 @@ class TrainModel(sfn.StateMachineFragment):
                 ],
             )
         )
+        if self.tuning is not None:
+            self.tuning.grant_start(grantee, self.role)
 
     @property
     def grant_principal(self) -> iam.IPrincipal:
@@ -365,7 +395,31 @@ class TrainModel(sfn.StateMachineFragment):
 
     @property
     def end_states(self) -> list[sfn.INextable]:
+        if self.tuning is not None:
+            return [self.train, self.tuning.describe_best]
         return [self.train]
+
+
+#: The order of the training job's request fields in the definition, as written before tuning
+#: shared them (a stable definition keeps the template's snapshot unchanged).
+_FIELD_ORDER: Final = (
+    "TrainingJobName.$",
+    "RoleArn",
+    "AlgorithmSpecification",
+    "HyperParameters.$",
+    "InputDataConfig",
+    "OutputDataConfig",
+    "ResourceConfig.$",
+    "StoppingCondition.$",
+    "EnableManagedSpotTraining.$",
+    "CheckpointConfig",
+    "Tags",
+)
+
+
+def _in_order(parameters: Mapping[str, object]) -> dict[str, object]:
+    first = {k: parameters[k] for k in _FIELD_ORDER if k in parameters}
+    return {**first, **{k: v for k, v in parameters.items() if k not in first}}
 
 
 def _s3_channel(name: str, uri: Mapping[str, str]) -> dict[str, object]:
