@@ -13,8 +13,8 @@ class EvaluateModel(sfn.StateMachineFragment):
     ``$.config.accuracyThreshold``.
 
     Passing models continue with ``$.evaluation`` (``accuracy``, ``threshold``) and a compact
-    ``$.training`` (``jobName``, ``modelArtifacts``, ``metrics``). Otherwise the run fails with
-    ``ModelBelowThreshold`` (the accuracy in the cause), or ``MetricMissing`` when the job
+    ``$.training`` (``jobName``, ``modelArtifacts``, ``metrics``, ``hyperparameters``). Otherwise
+    the run fails with ``ModelBelowThreshold`` (the accuracy in the cause), or ``MetricMissing`` when the job
     reported no such metric; nothing is created either way.
     """
 
@@ -78,6 +78,11 @@ class EvaluateModel(sfn.StateMachineFragment):
                     "jobName": sfn.JsonPath.string_at("$.training.jobName"),
                     "modelArtifacts": sfn.JsonPath.string_at("$.training.modelArtifacts"),
                     "metrics": sfn.JsonPath.list_at("$.training.description.FinalMetricDataList"),
+                    # What the model was trained with (a tuned run's best trial's values), for
+                    # the registry's evaluation report.
+                    "hyperparameters": sfn.JsonPath.object_at(
+                        "$.training.description.HyperParameters"
+                    ),
                 },
                 "evaluation": {
                     "accuracy": sfn.JsonPath.array_get_item(

@@ -41,7 +41,8 @@ class RegisterModel(sfn.StateMachineFragment):
     (SSE-KMS with the pipeline key): SageMaker's model quality statistics format
     (``multiclass_classification_metrics.accuracy.value``; Model Monitor's model quality
     metrics, https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-metrics.html)
-    with the run's lineage, hyperparameters and final metrics under ``mlpipeline``.
+    with the run's lineage, the training job's hyperparameters (a tuned run's best trial's) and
+    final metrics under ``mlpipeline``.
     ``RegisterModelPackage`` registers the version, ``Approved`` when the run's ``approval`` is
     ``automatic`` and ``PendingManualApproval`` when it is ``manual``, with the serving container,
     the report as its model quality statistics and the lineage in its
@@ -93,7 +94,9 @@ class RegisterModel(sfn.StateMachineFragment):
                     "modelArtifacts": sfn.JsonPath.string_at("$.training.modelArtifacts"),
                     "executionArn": sfn.JsonPath.string_at("$$.Execution.Id"),
                     "dataUri": sfn.JsonPath.string_at("$.config.trainingDataUri"),
-                    "hyperparameters": sfn.JsonPath.object_at("$.run.hyperparameters"),
+                    # The job's own (DescribeTrainingJob), so a tuned run records the best
+                    # trial's tuned values, not only the static ones.
+                    "hyperparameters": sfn.JsonPath.object_at("$.training.hyperparameters"),
                     "codeAssetHash": code_asset_hash,
                     "approvalMode": sfn.JsonPath.string_at("$.config.approval"),
                 },
