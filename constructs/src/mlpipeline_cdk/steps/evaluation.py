@@ -14,8 +14,8 @@ class EvaluateModel(sfn.StateMachineFragment):
 
     Passing models continue with ``$.evaluation`` (``accuracy``, ``threshold``) and a compact
     ``$.training`` (``jobName``, ``modelArtifacts``, ``metrics``, ``hyperparameters``). Otherwise
-    the run fails with ``ModelBelowThreshold`` (the accuracy in the cause), or ``MetricMissing`` when the job
-    reported no such metric; nothing is created either way.
+    the run fails with ``ModelBelowThreshold`` (the accuracy in the cause), or ``MetricMissing``
+    when the job reported no such metric; nothing is created either way.
     """
 
     def __init__(
