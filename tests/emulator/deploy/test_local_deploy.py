@@ -519,6 +519,7 @@ def test_destroy_keeps_what_the_template_retains(destroyed: Deployment) -> None:
         "AWS::KMS::Key",
         "AWS::Logs::LogGroup",
         "AWS::S3::Bucket",
+        "AWS::SageMaker::ModelPackageGroup",
     ]
     log_groups = {g["logGroupName"] for g in client("logs").describe_log_groups()["logGroups"]}
     for key, kind in by_type.items():
@@ -527,6 +528,12 @@ def test_destroy_keeps_what_the_template_retains(destroyed: Deployment) -> None:
             client("s3").head_bucket(Bucket=physical_id)
         elif kind == "AWS::KMS::Key":
             assert client("kms").describe_key(KeyId=physical_id)["KeyMetadata"]["Enabled"]
+        elif kind == "AWS::SageMaker::ModelPackageGroup":
+            # Its versions are the record of what was trained and served.
+            group = client("sagemaker").describe_model_package_group(
+                ModelPackageGroupName=physical_id
+            )
+            assert group["ModelPackageGroupStatus"] == "Completed"
         else:
             assert physical_id in log_groups
     bucket, prefix = destroyed.outputs["DataBucketName"], destroyed.outputs["DataPrefix"]

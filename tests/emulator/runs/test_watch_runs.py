@@ -69,6 +69,7 @@ def test_a_first_run_shows_its_steps_and_no_error(
         "check input",
         "train",
         "evaluate",
+        "register",
         "deploy",
         "wait for endpoint",
     ]
@@ -137,6 +138,7 @@ def test_a_superseded_run_succeeds_without_an_error_line(
         "check input",
         "train",
         "evaluate",
+        "register",
         "deploy",
     ]
     assert "(superseded: a run that started later serves its model)" in lines[-1]
