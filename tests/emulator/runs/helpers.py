@@ -106,3 +106,24 @@ def pipeline_environment(template: dict[str, Any], refs: dict[str, str]) -> Any:
     keys = kms_keys_for(template)
     provision(template)
     return Environment(refs={**refs, **keys["refs"]}, attributes=keys["attributes"])
+
+
+def finish_execution(sfn: Any, arn: str, *, timeout: float = 30, history: bool = True) -> Execution:
+    """Wait for the execution ``arn`` to end and return what it ended with."""
+    import json
+
+    described = wait_for(
+        lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
+        f"execution {arn}",
+        timeout=timeout,
+    )
+    output = described.get("output")
+    return Execution(
+        status=described["status"],
+        output=json.loads(output) if output else None,
+        error=described.get("error"),
+        cause=described.get("cause"),
+        history=sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        if history
+        else [],
+    )

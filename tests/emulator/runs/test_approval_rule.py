@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
+from mlpipeline_cdk.contract import registry as contract
 from mlpipeline_emulator._input_transformer import render, variables
 from mlpipeline_emulator.cloudformation import (
     install_cloudformation_support,
@@ -20,7 +21,7 @@ from mlpipeline_emulator.cloudformation import (
 from tests.emulator.runs.helpers import REGION, ROLE, machine, wait_for
 
 GROUP = "mnist-models"
-MODE_KEY = "mlpipeline:approval-mode"
+MODE_KEY = contract.APPROVAL_MODE
 GROUP_ARN_PREFIX = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{GROUP}"
 INFERENCE = {
     "Containers": [
@@ -34,19 +35,20 @@ INFERENCE = {
 }
 #: The rule's pattern and target as aws-cdk-lib synthesizes them for events.Rule with
 #: targets.SfnStateMachine(machine, input=events.RuleTargetInput.from_object(
-#: {"modelPackage": events.EventField.from_path("$.detail.ModelPackageArn")})).
+#: {"modelPackage": events.EventField.from_path("$.detail.ModelPackageArn"),
+#: "onApproval": True})), as the pipeline's approval rule is (mlpipeline_cdk._registry).
 PATTERN = {
     "detail": {
         "ModelPackageGroupName": [GROUP],
         "ModelApprovalStatus": ["Approved"],
-        "CustomerMetadataProperties": {MODE_KEY: ["manual"]},
+        "CustomerMetadataProperties": {MODE_KEY: ["manual", {"exists": False}]},
     },
     "detail-type": ["SageMaker Model Package State Change"],
     "source": ["aws.sagemaker"],
 }
 TRANSFORMER = {
     "InputPathsMap": {"detail-ModelPackageArn": "$.detail.ModelPackageArn"},
-    "InputTemplate": '{"modelPackage":<detail-ModelPackageArn>}',
+    "InputTemplate": '{"modelPackage":<detail-ModelPackageArn>,"onApproval":true}',
 }
 ECHO = machine("Echo", Echo={"Type": "Pass", "End": True})
 
@@ -57,7 +59,7 @@ def _register(sagemaker: Any, mode: str, status: str) -> str:
             ModelPackageGroupName=GROUP,
             InferenceSpecification=INFERENCE,
             ModelApprovalStatus=status,
-            CustomerMetadataProperties={MODE_KEY: mode, "mlpipeline:accuracy": "0.98"},
+            CustomerMetadataProperties={MODE_KEY: mode, contract.ACCURACY: "0.98"},
         )["ModelPackageArn"]
     )
 
@@ -81,7 +83,7 @@ def _approval_flow(sagemaker: Any, sfn: Any, machine_arn: str) -> None:
     assert _inputs(sfn, machine_arn) == []
     sagemaker.update_model_package(ModelPackageArn=pending, ModelApprovalStatus="Approved")
     inputs = wait_for(lambda: _inputs(sfn, machine_arn), "the execution the approval starts")
-    assert inputs == [{"modelPackage": pending}]
+    assert inputs == [{"modelPackage": pending, "onApproval": True}]
 
 
 def test_approving_a_manual_version_starts_the_state_machine_with_it(

@@ -18,7 +18,13 @@ import pytest
 
 from mlpipeline_cli.asl import render_definition
 from mlpipeline_emulator import HostingOutcome, ScriptedRuntime, TrainingOutcome, local_sagemaker
-from tests.emulator.runs.helpers import REGION, ROLE, Execution, pipeline_environment, wait_for
+from tests.emulator.runs.helpers import (
+    REGION,
+    ROLE,
+    Execution,
+    finish_execution,
+    pipeline_environment,
+)
 
 # Slow: executes the state machine in the emulator, scenario after scenario;
 # `make test-fast` leaves it out.
@@ -87,19 +93,7 @@ def pipeline(
             name=name or f"run-{uuid.uuid4()}",
         )
         arn = started["executionArn"]
-        described = wait_for(
-            lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
-            f"execution {arn}",
-            timeout=30,
-        )
-        output = described.get("output")
-        return Execution(
-            status=described["status"],
-            output=json.loads(output) if output else None,
-            error=described.get("error"),
-            cause=described.get("cause"),
-            history=sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"],
-        )
+        return finish_execution(sfn, arn)
 
     return run
 

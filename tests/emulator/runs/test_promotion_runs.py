@@ -18,7 +18,7 @@ import pytest
 from mlpipeline_cdk import MLPipeline, RegistrySettings
 from mlpipeline_cli.asl import Environment, TemplateResolver, render_definition
 from mlpipeline_emulator import ScriptedRuntime, TrainingOutcome, local_sagemaker
-from tests.emulator.runs.helpers import ACCOUNT, REGION, Execution, wait_for
+from tests.emulator.runs.helpers import ACCOUNT, REGION, Execution, finish_execution
 from tests.emulator.runs.test_cross_account import client_in
 
 from conftest import ROOT, new_app
@@ -111,19 +111,7 @@ def _deploy(account: str, template: dict[str, Any]) -> Callable[[dict[str, Any]]
         arn = sfn.start_execution(
             stateMachineArn=machine, input=json.dumps(execution_input), name=f"run-{uuid.uuid4()}"
         )["executionArn"]
-        described = wait_for(
-            lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
-            f"execution {arn}",
-            timeout=30,
-        )
-        output = described.get("output")
-        return Execution(
-            status=described["status"],
-            output=json.loads(output) if output else None,
-            error=described.get("error"),
-            cause=described.get("cause"),
-            history=[],
-        )
+        return finish_execution(sfn, arn, history=False)
 
     return run
 

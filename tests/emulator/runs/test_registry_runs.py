@@ -16,7 +16,14 @@ import pytest
 from mlpipeline_cdk.contract import registry as contract
 from mlpipeline_cli.asl import TemplateResolver, render_definition
 from mlpipeline_emulator import ScriptedRuntime, TrainingOutcome, local_sagemaker
-from tests.emulator.runs.helpers import REGION, ROLE, Execution, pipeline_environment, wait_for
+from tests.emulator.runs.helpers import (
+    REGION,
+    ROLE,
+    Execution,
+    finish_execution,
+    pipeline_environment,
+    wait_for,
+)
 
 # Slow: executes the state machine in the emulator, scenario after scenario.
 pytestmark = pytest.mark.slow
@@ -89,20 +96,8 @@ def pipeline(ml_template_json: dict[str, Any], aws: None) -> Pipeline:
         ],
     )
 
-    def finish(arn: str) -> Execution:
-        described = wait_for(
-            lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
-            f"execution {arn}",
-            timeout=30,
-        )
-        output = described.get("output")
-        return Execution(
-            status=described["status"],
-            output=json.loads(output) if output else None,
-            error=described.get("error"),
-            cause=described.get("cause"),
-            history=sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"],
-        )
+    def finish_run(arn: str) -> Execution:
+        return finish_execution(sfn, arn)
 
     def run(execution_input: Any = None) -> Execution:
         arn = sfn.start_execution(
@@ -110,9 +105,9 @@ def pipeline(ml_template_json: dict[str, Any], aws: None) -> Pipeline:
             input=json.dumps(execution_input or {}),
             name=f"run-{uuid.uuid4()}",
         )["executionArn"]
-        return finish(arn)
+        return finish_run(arn)
 
-    return Pipeline(run, finish, machine, boto3.client("sagemaker", region_name=REGION), sfn)
+    return Pipeline(run, finish_run, machine, boto3.client("sagemaker", region_name=REGION), sfn)
 
 
 def _versions(sagemaker: Any) -> list[dict[str, Any]]:

@@ -17,7 +17,13 @@ from mlpipeline_cdk import MLPipeline, TrainingSettings
 from mlpipeline_cdk.tuning import CategoricalRange, ContinuousRange, TuningSettings
 from mlpipeline_cli.asl import render_definition
 from mlpipeline_emulator import ScriptedRuntime, TrainingOutcome, local_sagemaker
-from tests.emulator.runs.helpers import REGION, ROLE, Execution, pipeline_environment, wait_for
+from tests.emulator.runs.helpers import (
+    REGION,
+    ROLE,
+    Execution,
+    finish_execution,
+    pipeline_environment,
+)
 
 from conftest import ROOT, new_app
 
@@ -82,19 +88,7 @@ def run(tuned_template: dict[str, Any], aws: None) -> Callable[..., Execution]:
             input=json.dumps(execution_input or {}),
             name=f"run-{uuid.uuid4()}",
         )["executionArn"]
-        described = wait_for(
-            lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
-            f"execution {arn}",
-            timeout=60,
-        )
-        output = described.get("output")
-        return Execution(
-            status=described["status"],
-            output=json.loads(output) if output else None,
-            error=described.get("error"),
-            cause=described.get("cause"),
-            history=sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"],
-        )
+        return finish_execution(sfn, arn, timeout=60)
 
     return start
 
