@@ -92,16 +92,16 @@ def test_staging_shares_its_versions_with_the_production_account_only(
     production_root = {"AWS": [f"arn:aws:iam::{PRODUCTION_ACCOUNT}:root"]}
     policy = group["ModelPackageGroupPolicy"]
     assert [(s["Principal"], s["Action"], s["Resource"]) for s in policy["Statement"]] == [
-        (production_root, ["sagemaker:DescribeModelPackageGroup"], STAGING_GROUP),
         (
             production_root,
             [
+                "sagemaker:DescribeModelPackageGroup",
                 "sagemaker:DescribeModelPackage",
                 "sagemaker:ListModelPackages",
-                "sagemaker:CreateModel",
             ],
-            STAGING_VERSIONS,
+            [STAGING_GROUP, STAGING_VERSIONS],
         ),
+        (production_root, ["sagemaker:CreateModel"], STAGING_VERSIONS),
     ]
     shared = [
         s

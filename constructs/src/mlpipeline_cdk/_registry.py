@@ -1,10 +1,11 @@
 """The pipeline's model package group, who may read it, and the rule that deploys approvals.
 
-Cross-account promotion follows SageMaker's "Deploy a model version from a different account"
-(https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-deploy-xaccount.html): the owner's
-group policy lets the consumer account describe and list the versions and create models from
-them, its bucket policy lets it read the model archives and its key policy lets it decrypt them;
-the consumer's own roles need the same actions on the owner's resources.
+Cross-account promotion follows SageMaker's cross-account model registry: the owner's group
+policy lets the consumer account describe the group, describe and list its versions (the
+actions and the two resources, the group's ARN and ``model-package/<group>/*``, of AWS's example
+policy, https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-ram-discover.html) and
+create models from them; its bucket policy lets it read the model archives and its key policy
+lets it decrypt them. The consumer's own roles need the same actions on the owner's resources.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ STATE_CHANGE: Final = "SageMaker Model Package State Change"
 #: What a consumer account may do with the group's versions (the model package group policy of
 #: SageMaker's cross-account deployment example, without UpdateModelPackage: approval stays
 #: with the owner).
-CONSUMER_VERSION_ACTIONS: Final = (
+CONSUMER_READ_ACTIONS: Final = (
+    "sagemaker:DescribeModelPackageGroup",
     "sagemaker:DescribeModelPackage",
     "sagemaker:ListModelPackages",
-    "sagemaker:CreateModel",
 )
 
 
@@ -105,17 +106,17 @@ def _group_policy(partition: str, group_arn: str, versions_arn: str, accounts: A
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "ConsumersDescribeGroup",
+                "Sid": "ConsumersReadVersions",
                 "Effect": "Allow",
                 "Principal": principal,
-                "Action": ["sagemaker:DescribeModelPackageGroup"],
-                "Resource": group_arn,
+                "Action": list(CONSUMER_READ_ACTIONS),
+                "Resource": [group_arn, versions_arn],
             },
             {
-                "Sid": "ConsumersDeployVersions",
+                "Sid": "ConsumersCreateModelsFromVersions",
                 "Effect": "Allow",
                 "Principal": principal,
-                "Action": list(CONSUMER_VERSION_ACTIONS),
+                "Action": ["sagemaker:CreateModel"],
                 "Resource": versions_arn,
             },
         ],
@@ -266,6 +267,7 @@ def fragments(
         "FindVersion",
         latest_group=registry.latest_group,
         versions_arns=registry.deployable_versions,
+        group_arns=tuple(a for a in (registry.group_arn, registry.source_group_arn) if a),
         failure=pipeline.failure,
     )
     return registration, find_version

@@ -269,6 +269,7 @@ class FindModelPackage(sfn.StateMachineFragment):
         *,
         latest_group: str,
         versions_arns: Sequence[str],
+        group_arns: Sequence[str] = (),
         failure: FailureHandler,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -286,8 +287,9 @@ class FindModelPackage(sfn.StateMachineFragment):
                 "SortOrder": "Descending",
                 "MaxResults": 1,
             },
-            # ListModelPackages is authorized on the group's versions.
-            iam_resources=list(versions_arns),
+            # On the groups and their versions, as AWS's example group policy grants it
+            # (model-registry-ram-discover.html): which one IAM checks is not documented.
+            iam_resources=[*group_arns, *versions_arns],
             iam_action="sagemaker:ListModelPackages",
             result_selector={"found": sfn.JsonPath.list_at("$.ModelPackageSummaryList")},
             result_path="$.latest",
