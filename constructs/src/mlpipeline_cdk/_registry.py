@@ -53,8 +53,6 @@ class Registry:
     group_arn: str
     #: ``arn:...:model-package/<group>/*``: every version of the group.
     versions_arn: str
-    #: The same of ``promote_from``'s group, when set.
-    source_versions_arn: str | None
     #: ``promote_from``.
     source_group_arn: str | None
     #: The same patterns, for IAM: the versions a run may deploy.
@@ -89,7 +87,6 @@ def create_group(pipeline: MLPipeline, settings: RegistrySettings) -> Registry:
         group_name=name,
         group_arn=group_arn,
         versions_arn=f"{prefix}/*",
-        source_versions_arn=None if source_prefix is None else f"{source_prefix}/*",
         source_group_arn=source,
         deployable_prefixes=prefixes,
         deployable_versions=tuple(f"{p}*" for p in prefixes),

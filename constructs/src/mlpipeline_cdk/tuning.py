@@ -35,6 +35,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ._declare import about
 from .contract.script import ACCURACY_METRIC, METRIC_DEFINITIONS, RESERVED_HYPERPARAMETER_PREFIX
 
 TUNING_JOB_NAME_MAX: Final = 32
@@ -93,12 +94,6 @@ class CategoricalRange:
 ParameterRange = ContinuousRange | IntegerRange | CategoricalRange
 
 
-def _about(
-    doc: str, *, types: tuple[type, ...], check: Any = None, shown: str | None = None
-) -> Any:
-    return {"doc": doc, "types": types, "check": check, "shown": shown}
-
-
 def _one_of(allowed: Sequence[str]) -> Any:
     def check(value: str) -> str | None:
         return None if value in allowed else f"must be one of {', '.join(allowed)}"
@@ -131,7 +126,7 @@ class TuningSettings:
 
     parameter_ranges: Mapping[str, ParameterRange] = field(
         default_factory=dict,
-        metadata=_about(
+        metadata=about(
             "The hyperparameters to tune, by the name the script takes: `ContinuousRange`, "
             "`IntegerRange` or `CategoricalRange`; at most 30. Every other hyperparameter stays "
             "as `training.hyperparameters` and the run input set it.",
@@ -142,7 +137,7 @@ class TuningSettings:
     )
     objective_metric: str = field(
         default=ACCURACY_METRIC,
-        metadata=_about(
+        metadata=about(
             "The metric the tuning job optimizes: one of the script contract's metrics "
             f"({', '.join(METRIC_NAMES)}).",
             types=(str,),
@@ -151,7 +146,7 @@ class TuningSettings:
     )
     objective_type: str = field(
         default="Maximize",
-        metadata=_about(
+        metadata=about(
             "`Maximize` or `Minimize` the objective metric.",
             types=(str,),
             check=_one_of(OBJECTIVE_TYPES),
@@ -159,7 +154,7 @@ class TuningSettings:
     )
     strategy: str = field(
         default="Bayesian",
-        metadata=_about(
+        metadata=about(
             "`Bayesian`, `Random`, `Hyperband` (needs an `epochs` hyperparameter in "
             "`training.hyperparameters` and `early_stopping` `Off`) or `Grid` (categorical "
             "ranges only; runs every combination).",
@@ -169,7 +164,7 @@ class TuningSettings:
     )
     max_jobs: int | None = field(
         default=None,
-        metadata=_about(
+        metadata=about(
             "Trials in all: each is a training job, billed as one. At most 750 (Random: "
             "10,000 with a quota increase).",
             types=(int,),
@@ -179,7 +174,7 @@ class TuningSettings:
     )
     max_parallel_jobs: int = field(
         default=2,
-        metadata=_about(
+        metadata=about(
             "Trials at once, at most `max_jobs` and 100 (SageMaker's default quota is 10).",
             types=(int,),
             check=_whole_from(1, MAX_PARALLEL_JOBS_LIMIT),
@@ -187,7 +182,7 @@ class TuningSettings:
     )
     early_stopping: str = field(
         default="Off",
-        metadata=_about(
+        metadata=about(
             "`Auto` lets SageMaker stop trials unlikely to beat the completed ones.",
             types=(str,),
             check=_one_of(EARLY_STOPPING),

@@ -41,7 +41,7 @@ from moto.core.responses import ActionResult
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import Model
 
-from ._model_registry import _unknown_package
+from ._model_registry import _unknown_package, package_containers
 from ._state import LOCK
 from .runtime import ContainerSpec
 
@@ -67,8 +67,6 @@ def _package_arn(backend: Backend, name: str) -> str:
 def _package_containers(backend: Backend, name: str) -> list[dict[str, Any]]:
     # SageMaker reads the version on the caller's behalf: CreateModel is what the caller (and,
     # across accounts, the group's policy) must allow, not DescribeModelPackage.
-    from ._model_registry import package_containers
-
     try:
         return package_containers(backend, _package_arn(backend, name))
     except ValidationError as error:
