@@ -121,6 +121,17 @@ def test_where_cloudformation_has_no_group_type_a_custom_resource_creates_and_ke
     assert "Delete" not in group["Properties"]
     (policy,) = _resources(template, "Custom::ModelPackageGroupPolicy").values()
     assert "putModelPackageGroupPolicy" in json.dumps(policy["Properties"]["Create"])
+    # One role runs every custom resource of the stack (aws-cdk-lib's singleton function), and
+    # says what for.
+    lambda_roles = [
+        r
+        for r in _resources(template, "AWS::IAM::Role").values()
+        if "lambda.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
+    ]
+    assert [r["Properties"]["Description"] for r in lambda_roles] == [
+        "Creates the ML pipeline's model package group where CloudFormation cannot; deletes the "
+        "ML pipeline's endpoint when the stack is deleted"
+    ]
 
 
 # --- what runs register and deploy ------------------------------------------------------------

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import custom_resources as cr
 from constructs import IConstruct
+
+from ._teardown import custom_resource_role
 
 if TYPE_CHECKING:
     from .ml_pipeline import MLPipeline
@@ -59,23 +60,12 @@ def model_package_group(
 def _created_by_api(
     pipeline: MLPipeline, *, name: str, group_arn: str, policy: dict[str, Any] | None
 ) -> IConstruct:
-    log_group = logs.LogGroup(
-        pipeline,
-        "ModelPackageGroupSetupLogs",
-        encryption_key=pipeline.encryption_key,
-        retention=logs.RetentionDays.ONE_YEAR,
-        removal_policy=cdk.RemovalPolicy.RETAIN,
-    )
     actions = ["sagemaker:CreateModelPackageGroup"]
     if policy is not None:
         actions.append("sagemaker:PutModelPackageGroupPolicy")
-    role = iam.Role(
-        pipeline,
-        "ModelPackageGroupSetupRole",
-        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        description="Creates the ML pipeline's model package group where CloudFormation cannot",
+    role, log_group = custom_resource_role(
+        pipeline, "creates the ML pipeline's model package group where CloudFormation cannot"
     )
-    log_group.grant_write(role)
     on_create = cr.AwsSdkCall(
         service="SageMaker",
         action="createModelPackageGroup",

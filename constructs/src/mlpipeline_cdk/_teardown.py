@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Final
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
@@ -21,22 +23,9 @@ def delete_endpoint_on_stack_delete(
 ) -> cr.AwsCustomResource:
     # The endpoint is created by runs, not by CloudFormation, so deleting the stack would
     # leave it running and billing; this resource deletes it then.
-    log_group = logs.LogGroup(
-        pipeline,
-        "EndpointTeardownLogs",
-        encryption_key=pipeline.encryption_key,
-        retention=logs.RetentionDays.ONE_YEAR,
-        removal_policy=cdk.RemovalPolicy.RETAIN,
+    role, log_group = custom_resource_role(
+        pipeline, "deletes the ML pipeline's endpoint when the stack is deleted"
     )
-    # A role of our own, so the function gets no managed policy: it may write its log group
-    # and delete this one endpoint.
-    role = iam.Role(
-        pipeline,
-        "EndpointTeardownRole",
-        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        description="Deletes the ML pipeline's endpoint when the stack is deleted",
-    )
-    log_group.grant_write(role)
     teardown = cr.AwsCustomResource(
         pipeline,
         "EndpointTeardown",
@@ -65,6 +54,59 @@ def delete_endpoint_on_stack_delete(
     accept_redundant_dependency(provider)
     return teardown
 
+
+#: Each pipeline's custom resource role, log group and what its custom resources use it for.
+_ROLES: Final[weakref.WeakKeyDictionary[MLPipeline, tuple[iam.Role, logs.LogGroup, list[str]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def custom_resource_role(pipeline: MLPipeline, purpose: str) -> tuple[iam.IRole, logs.ILogGroup]:
+    """The role and log group of the function behind the pipeline's AwsCustomResources.
+
+    One function serves every AwsCustomResource of a stack (aws-cdk-lib's SingletonFunction,
+    made with the role and log group of the first), and each resource's statements are attached
+    to that function's role; so the pipeline's custom resources share one role, a role of our
+    own that gets no managed policy, whose description says what it is used for.
+    """
+    if pipeline not in _ROLES:
+        purposes: list[str] = []
+        log_group = logs.LogGroup(
+            pipeline,
+            _LOG_GROUP_ID,
+            encryption_key=pipeline.encryption_key,
+            retention=logs.RetentionDays.ONE_YEAR,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        role = iam.Role(
+            pipeline,
+            _ROLE_ID,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=cdk.Lazy.string(_Purposes(purposes)),
+        )
+        log_group.grant_write(role)
+        _ROLES[pipeline] = (role, log_group, purposes)
+    role, log_group, purposes = _ROLES[pipeline]
+    purposes.append(purpose)
+    return role, log_group
+
+
+@jsii.implements(cdk.IStableStringProducer)
+class _Purposes:
+    """The role's description, once every custom resource has said what it uses it for."""
+
+    def __init__(self, purposes: list[str]) -> None:
+        self._purposes = purposes
+
+    def produce(self) -> str:
+        text = "; ".join(self._purposes)
+        return text[:1].upper() + text[1:]
+
+
+#: Construct ids kept from when the endpoint's teardown was the only custom resource, so that
+#: deployed stacks keep their role and log group.
+_ROLE_ID: Final = "EndpointTeardownRole"
+_LOG_GROUP_ID: Final = "EndpointTeardownLogs"
 
 #: The construct id aws-cdk-lib gives the singleton function behind every AwsCustomResource.
 _AWS_CUSTOM_RESOURCE_PROVIDER_ID: Final = "AWS679f53fac002430cb0da5b7982bd2287"
