@@ -3,7 +3,6 @@ PyTorch model with SageMaker, checks it, registers it and deploys it to an endpo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Final
 
 import aws_cdk as cdk
@@ -15,7 +14,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
@@ -27,14 +25,13 @@ from . import (
     _hooks,
     _network,
     _registry,
+    _resources,
     _teardown,
     _triggers,
-    defaults,
     steps,
 )
 from ._images import code_delivery, pipeline_images
 from ._props import default_timeout, hyperparameter_string, max_runtime, validate_props
-from ._secure_props import lay_over
 from .contract import outputs as stack_outputs
 from .contract import run_input, run_output, script
 from .contract.script import ACCURACY_METRIC, METRIC_DEFINITIONS
@@ -163,12 +160,21 @@ class MLPipeline(Construct):
         self.entry_point = entry_point
         self._created_data_bucket = storage.data_bucket is None
 
-        self._create_key_and_buckets(storage)
+        stored = _resources.key_and_buckets(self, storage)
+        self.encryption_key: kms.IKey = stored.encryption_key
+        #: Receives S3 server access logs of the buckets the pipeline creates; None when both
+        #: buckets were given.
+        self.access_logs_bucket: s3.IBucket | None = stored.access_logs_bucket
+        self.data_bucket: s3.IBucket = stored.data_bucket
+        self.artifacts_bucket: s3.IBucket = stored.artifacts_bucket
         self.source_asset: s3_assets.Asset = source_dir_asset(
             self, "SourceDir", source_dir=source_dir
         )
-        self._create_role(sagemaker_role)
-        self._create_failure_topic(notifications)
+        self.sagemaker_role: iam.IRole = _resources.sagemaker_role(self, sagemaker_role)
+        _grants.grant_sagemaker_role(self)
+        self.failure_topic: sns.ITopic = _resources.failure_topic(
+            self, notifications, self.encryption_key
+        )
         self._create_network(network)
         self._create_images(training, serving)
         self.registry = _registry.create_group(self, registry)
@@ -204,57 +210,6 @@ class MLPipeline(Construct):
         _acknowledgements.acknowledge_findings(self)
 
     # --- the steps of the constructor ----------------------------------------------------------
-
-    def _create_key_and_buckets(self, storage: StorageSettings) -> None:
-        self.encryption_key: kms.IKey = storage.encryption_key or kms.Key(
-            self,
-            "Key",
-            **lay_over(
-                self,
-                defaults.encryption_key_props(),
-                storage.encryption_key_props,
-                "storage.encryption_key_props",
-            ),
-        )
-        #: Receives S3 server access logs of the buckets the pipeline creates; None when both
-        #: buckets were given.
-        self.access_logs_bucket: s3.IBucket | None = None
-        if storage.data_bucket is None or storage.artifacts_bucket is None:
-            self.access_logs_bucket = s3.Bucket(
-                self, "AccessLogsBucket", **defaults.access_logs_bucket_props()
-            )
-        self.data_bucket: s3.IBucket = storage.data_bucket or self._make_bucket(
-            "DataBucket", "data-bucket/", storage.data_bucket_props, "storage.data_bucket_props"
-        )
-        self.artifacts_bucket: s3.IBucket = storage.artifacts_bucket or self._make_bucket(
-            "ArtifactsBucket",
-            "artifacts-bucket/",
-            storage.artifacts_bucket_props,
-            "storage.artifacts_bucket_props",
-        )
-
-    def _create_role(self, sagemaker_role: iam.IRole | None) -> None:
-        self.sagemaker_role: iam.IRole = sagemaker_role or iam.Role(
-            self,
-            "SageMakerRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="Execution role of the pipeline's training jobs and models",
-        )
-        _grants.grant_sagemaker_role(self)
-
-    def _create_failure_topic(self, notifications: NotificationSettings) -> None:
-        self.failure_topic: sns.ITopic = notifications.failure_topic or sns.Topic(
-            self,
-            "FailureTopic",
-            **lay_over(
-                self,
-                defaults.failure_topic_props(encryption_key=self.encryption_key),
-                notifications.failure_topic_props,
-                "notifications.failure_topic_props",
-            ),
-        )
-        for address in notifications.emails:
-            self.failure_topic.add_subscription(subscriptions.EmailSubscription(address))
 
     def _create_network(self, network: NetworkSettings) -> None:
         self.vpc = network.vpc
@@ -476,20 +431,3 @@ class MLPipeline(Construct):
             actions=["sagemaker:InvokeEndpoint"],
             resource_arns=[self.deployment.endpoint_arn],
         )
-
-    # --- resources -----------------------------------------------------------------------------
-
-    def _make_bucket(
-        self,
-        construct_id: str,
-        log_prefix: str,
-        overrides: Mapping[str, Any] | None,
-        setting: str,
-    ) -> s3.Bucket:
-        assert self.access_logs_bucket is not None
-        props = defaults.data_bucket_props(
-            encryption_key=self.encryption_key,
-            access_logs_bucket=self.access_logs_bucket,
-            access_logs_prefix=log_prefix,
-        )
-        return s3.Bucket(self, construct_id, **lay_over(self, props, overrides, setting))
