@@ -308,6 +308,7 @@ def test_outputs_name_state_machine_buckets_endpoint_and_model_package_group(
         "ModelPackageGroupName",
         "ArtifactsBucketName",
         "EndpointName",
+        "DashboardUrl",
     }
     assert outputs["EndpointName"]["Value"] == "mnist-endpoint"
     assert outputs["DataPrefix"]["Value"] == "training-data/"

@@ -117,8 +117,8 @@ def test_stack_without_the_outputs(moto: AwsClients, capsys: pytest.CaptureFixtu
     assert one_error_line(capsys) == (
         "stack MLPipelineStack has no output StateMachineArn (stack status CREATE_COMPLETE); "
         "its outputs: DataBucketName. A pipeline stack exports StateMachineArn, DataBucketName, "
-        "DataPrefix, ArtifactsBucketName, EndpointName, ModelPackageGroupName; or pass "
-        "--state-machine-arn"
+        "DataPrefix, ArtifactsBucketName, EndpointName, ModelPackageGroupName, DashboardUrl; "
+        "or pass --state-machine-arn"
     )
 
 

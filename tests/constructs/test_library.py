@@ -265,7 +265,9 @@ def test_steps_before_training_and_after_evaluation_are_chained_in() -> None:
     (train,) = asl["States"]["TrainOrDeployVersion"]["Choices"]
     assert train["Next"] == "ProcessData"
     assert asl["States"]["ProcessData"]["Next"] == "ListInstanceTypeClasses"  # training starts
-    assert asl["States"]["ModelAccepted"]["Next"] == "Approve"
+    # The run metrics come first (monitoring.publish_metrics).
+    assert asl["States"]["ModelAccepted"]["Next"] == "PublishRunMetrics"
+    assert asl["States"]["RunMetricsDone"]["Next"] == "Approve"
     # The model is registered after the hook, so the registry holds what the hook accepted.
     assert asl["States"]["Approve"]["Next"] == "PrepareEvaluationReport"
 
@@ -287,7 +289,9 @@ def test_deployment_can_be_replaced_and_then_no_endpoint_exists() -> None:
     template = _synth(build)
     asl = render_definition(template)
     # The model is registered first; the replacement deploys the version (``$.modelPackage``).
-    assert asl["States"]["ModelAccepted"]["Next"] == "PrepareEvaluationReport"
+    # The run metrics come first (monitoring.publish_metrics).
+    assert asl["States"]["ModelAccepted"]["Next"] == "PublishRunMetrics"
+    assert asl["States"]["RunMetricsDone"]["Next"] == "PrepareEvaluationReport"
     assert asl["States"]["ApprovalMode"]["Default"] == "DeployRegisteredVersion"
     assert asl["States"]["DeployRegisteredVersion"]["Next"] == "BatchTransform"
     assert asl["States"]["ModelPackageFound"]["Next"] == "BatchTransform"
@@ -511,7 +515,9 @@ def test_consumer_stack_synthesizes_with_its_steps_and_resources(
     (train,) = asl["States"]["TrainOrDeployVersion"]["Choices"]
     assert train["Next"] == "ListTrainingData"
     assert asl["States"]["TrainingDataFound"]["Next"] == "ListInstanceTypeClasses"
-    assert asl["States"]["ModelAccepted"]["Next"] == "ComposeModelRecord"
+    # The run metrics come first (monitoring.publish_metrics).
+    assert asl["States"]["ModelAccepted"]["Next"] == "PublishRunMetrics"
+    assert asl["States"]["RunMetricsDone"]["Next"] == "ComposeModelRecord"
     assert asl["States"]["ComposeModelRecord"]["Next"] == "RecordModel"
     assert asl["States"]["RecordModel"]["Next"] == "PrepareEvaluationReport"
     assert _count(consumer_template, "AWS::KMS::Key") == 1

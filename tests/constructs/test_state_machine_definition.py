@@ -114,6 +114,7 @@ def test_each_sagemaker_state_calls_its_integration(asl: dict[str, Any]) -> None
         "RegisterModelPackage": "arn:aws:states:::aws-sdk:sagemaker:createModelPackage",
         "FindLatestApproved": "arn:aws:states:::aws-sdk:sagemaker:listModelPackages",
         "DescribeModelPackage": "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage",
+        "PublishRunMetrics": "arn:aws:states:::aws-sdk:cloudwatch:putMetricData",
     }
 
 
@@ -142,6 +143,9 @@ def _producible_errors(resource: str) -> set[str]:
         return {f"SNS.{e}" for e in _declared_errors("sns")} | {"SNS.AmazonSNSException"}
     if resource.startswith("arn:aws:states:::aws-sdk:s3:"):
         return {f"S3.{e}" for e in _declared_errors("s3")} | {"S3.S3Exception"}
+    if resource.startswith("arn:aws:states:::aws-sdk:cloudwatch:"):
+        cloudwatch = {f"CloudWatch.{e}" for e in _declared_errors("cloudwatch")}
+        return cloudwatch | {"CloudWatch.CloudWatchException"}
     raise AssertionError(f"no error naming known for {resource}")
 
 

@@ -67,6 +67,11 @@ _GROUPS: Final = {
     "listModelPackages": "version lookup",
     "describeModelPackage": "version lookup",
 }
+#: Tasks that are part of the step around them, like SageMaker's reads: deleting a failed
+#: endpoint, and publishing a run's metrics (after its evaluation).
+_PART_OF_THEIR_STEP: Final = frozenset(
+    {("sagemaker", "deleteEndpoint"), ("cloudwatch", "putMetricData")}
+)
 _RESOURCE = re.compile(r"^arn:[^:]+:states:::(?:aws-sdk:)?(?P<service>[^:]+):(?P<action>[^.]+)")
 
 
@@ -188,7 +193,7 @@ def _anchor_groups(
         elif service == "sagemaker" and action in _ANCHORS:
             by_group.setdefault(_GROUPS[action], set()).add(name)
         elif not (service == "sagemaker" and action.startswith(("describe", "list"))) and (
-            not (service == "sagemaker" and action == "deleteEndpoint")
+            (service, action) not in _PART_OF_THEIR_STEP
         ):
             # A step of its own (a hook's task); reading SageMaker is part of the step around it.
             step = humanize(name)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .dlc_images import dlc_image as dlc_image
     from .ml_pipeline import MLPipeline as MLPipeline
     from .ml_pipeline import StepFactory as StepFactory
+    from .monitoring import MonitoringSettings as MonitoringSettings
     from .settings import HookContext as HookContext
     from .settings import Hooks as Hooks
     from .settings import NetworkSettings as NetworkSettings
@@ -66,6 +67,7 @@ _WHERE: dict[str, str] = {
     "TrainingSettings": ".settings",
     "TriggerSettings": ".settings",
     "MLPipeline": ".ml_pipeline",
+    "MonitoringSettings": ".monitoring",
     "PrepareRun": ".steps",
     "RegisterModel": ".steps",
     "RunDefaults": ".steps",

@@ -85,8 +85,10 @@ def acknowledge_findings(pipeline: MLPipeline) -> None:
     state_machine_findings = {
         f"Resource::{sagemaker_arn}:training-job/{pipeline.name_prefix}-*": "Training job names "
         "are generated per attempt as <name_prefix>-<uuid>; limited to that prefix",
-        "Resource::*": "X-Ray trace submission, CloudWatch Logs log delivery and "
-        "sagemaker:ListTags have no resource-level permissions",
+        "Resource::*": "X-Ray trace submission, CloudWatch Logs log delivery, "
+        "sagemaker:ListTags and cloudwatch:PutMetricData (the run metrics, limited by a "
+        "cloudwatch:namespace condition to monitoring.namespace) have no resource-level "
+        "permissions",
         f"Resource::{artifacts}/{_REPORT_PREFIX}*": "Each run writes its evaluation report as "
         "evaluations/<execution name>.json; limited to that prefix",
     }

@@ -21,6 +21,7 @@ from constructs import Construct
 from . import (
     _acknowledgements,
     _app_checks,
+    _dashboard,
     _grants,
     _hooks,
     _network,
@@ -35,6 +36,7 @@ from ._props import default_timeout, hyperparameter_string, max_runtime, validat
 from .contract import outputs as stack_outputs
 from .contract import run_input, run_output, script
 from .contract.script import ACCURACY_METRIC, METRIC_DEFINITIONS
+from .monitoring import MonitoringSettings
 from .settings import (
     Hook,
     HookContext,
@@ -60,6 +62,7 @@ _DEFAULT_TRIGGERS: Final = TriggerSettings()
 _DEFAULT_NOTIFICATIONS: Final = NotificationSettings()
 _DEFAULT_HOOKS: Final = Hooks()
 _DEFAULT_REGISTRY: Final = RegistrySettings()
+_DEFAULT_MONITORING: Final = MonitoringSettings()
 
 #: Kept for hooks written against the context: builds states from a :class:`HookContext`.
 StepFactory = Hook
@@ -106,6 +109,7 @@ class MLPipeline(Construct):
         registry: RegistrySettings = _DEFAULT_REGISTRY,
         state_machine_timeout: Duration | None = None,
         tuning: TuningSettings | None = None,
+        monitoring: MonitoringSettings = _DEFAULT_MONITORING,
     ) -> None:
         """
         :param source_dir: Directory with the training and serving script; packed into a
@@ -130,6 +134,7 @@ class MLPipeline(Construct):
             plus one hour.
         :param tuning: See :class:`~mlpipeline_cdk.tuning.TuningSettings`. Default: no tuning,
             every run trains one job.
+        :param monitoring: See :class:`~mlpipeline_cdk.monitoring.MonitoringSettings`.
         """
         super().__init__(scope, construct_id)
         # Deliver server access logs under a bucket policy rather than the legacy ACL, whatever
@@ -145,6 +150,7 @@ class MLPipeline(Construct):
             "hooks": hooks,
             "registry": registry,
             **({"tuning": tuning} if tuning is not None else {}),
+            "monitoring": monitoring,
         }
         validate_props(
             source_dir=source_dir,
@@ -192,8 +198,10 @@ class MLPipeline(Construct):
             data_prefix=storage.data_prefix,
         )
         self.tuning_settings = tuning
+        self.monitoring_settings = monitoring
         self._create_fragments(training, serving, network, hooks, registry)
         self._create_state_machine(training, serving, hooks, state_machine_timeout)
+        self.dashboard = _dashboard.add_dashboard(self, training.accuracy_threshold)
 
         _triggers.add_triggers(
             self, schedule=triggers.schedule, retrain_on_new_data=triggers.retrain_on_new_data
@@ -352,7 +360,7 @@ class MLPipeline(Construct):
         train: sfn.Chain = sfn.Chain.start(self.training)
         if hooks.before_training is not None:
             train = sfn.Chain.start(_hooks.build(hooks, "before_training", context)).next(train)
-        train = train.next(self.evaluation)
+        train = _dashboard.after_evaluation(self, train.next(self.evaluation))
         if hooks.after_evaluation is not None:
             train = train.next(_hooks.build(hooks, "after_evaluation", context))
         route = sfn.Choice(self, "TrainOrDeployVersion")
@@ -403,6 +411,7 @@ class MLPipeline(Construct):
         }
         if self.endpoint_name is not None:
             values[stack_outputs.ENDPOINT_NAME] = self.endpoint_name
+        values.update(_dashboard.outputs(self))
         target = scope or cdk.Stack.of(self)
         return {
             key: cdk.CfnOutput(target, key, value=value, description=stack_outputs.OUTPUTS[key])

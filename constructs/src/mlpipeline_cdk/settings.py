@@ -41,6 +41,7 @@ from ._checks import (
 )
 from ._declare import about
 from ._validation import is_token
+from .monitoring import MonitoringSettings as MonitoringSettings
 from .registry_settings import RegistrySettings as RegistrySettings
 from .tuning import TuningSettings
 
@@ -425,6 +426,7 @@ GROUPS: Final[Mapping[str, type]] = {
     "registry": RegistrySettings,
     # Optional: a pipeline without it trains one job per run.
     "tuning": TuningSettings,
+    "monitoring": MonitoringSettings,
 }
 
 

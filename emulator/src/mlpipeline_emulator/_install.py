@@ -10,6 +10,7 @@ from . import (
     _accounts,
     _aws_sdk_tasks,
     _cross_account,
+    _dashboards,
     _eventbridge,
     _executions,
     _sagemaker_backend,
@@ -39,7 +40,7 @@ def install(
     that start state machines, input transformers), S3's SSE-KMS key check and ``S3.*`` error
     names for ``aws-sdk``, reference paths with indexes, and several accounts (tasks act in
     their role's account; another account's model package groups and S3 objects only as their
-    resource policies allow). Works
+    resource policies allow), CloudWatch's dashboard checks (:mod:`._dashboards`). Works
     for ``mock_aws`` and for a moto server in this process; state lives in moto's backends, so
     resetting moto resets it.
 
@@ -61,6 +62,7 @@ def install(
         _aws_sdk_tasks.patch()
         _accounts.patch()
         _cross_account.patch()
+        _dashboards.patch()
         _state.set_runtime(active)
     return active
 
@@ -78,6 +80,7 @@ def uninstall() -> None:
         _aws_sdk_tasks.unpatch()
         _accounts.unpatch()
         _cross_account.unpatch()
+        _dashboards.unpatch()
         _state.set_runtime(None)
 
 

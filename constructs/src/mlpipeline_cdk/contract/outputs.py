@@ -17,6 +17,8 @@ ARTIFACTS_BUCKET_NAME: Final = "ArtifactsBucketName"
 ENDPOINT_NAME: Final = "EndpointName"
 #: The pipeline's model package group (see :mod:`mlpipeline_cdk.contract.registry`).
 MODEL_PACKAGE_GROUP_NAME: Final = "ModelPackageGroupName"
+#: The CloudWatch dashboard's console URL; absent when the pipeline has no dashboard.
+DASHBOARD_URL: Final = "DashboardUrl"
 
 #: Every output, with the description the stack gives it.
 OUTPUTS: Final[dict[str, str]] = {
@@ -26,5 +28,6 @@ OUTPUTS: Final[dict[str, str]] = {
     ARTIFACTS_BUCKET_NAME: "Model artifacts bucket",
     ENDPOINT_NAME: "SageMaker endpoint the pipeline serves",
     MODEL_PACKAGE_GROUP_NAME: "Model package group every accepted model is registered in",
+    DASHBOARD_URL: "CloudWatch dashboard of the pipeline and its endpoint (console URL)",
 }
 OUTPUT_KEYS: Final = tuple(OUTPUTS)

@@ -13,7 +13,8 @@ class EvaluateModel(sfn.StateMachineFragment):
     ``$.config.accuracyThreshold``.
 
     Passing models continue with ``$.evaluation`` (``accuracy``, ``threshold``) and a compact
-    ``$.training`` (``jobName``, ``modelArtifacts``, ``metrics``, ``hyperparameters``). Otherwise
+    ``$.training`` (``jobName``, ``modelArtifacts``, ``metrics``, ``hyperparameters``,
+    ``seconds``: the job's TrainingTimeInSeconds). Otherwise
     the run fails with ``ModelBelowThreshold`` (the accuracy in the cause), or ``MetricMissing``
     when the job reported no such metric; nothing is created either way.
     """
@@ -82,6 +83,10 @@ class EvaluateModel(sfn.StateMachineFragment):
                     # the registry's evaluation report.
                     "hyperparameters": sfn.JsonPath.object_at(
                         "$.training.description.HyperParameters"
+                    ),
+                    # Set on every Completed job (DescribeTrainingJob), for the run metrics.
+                    "seconds": sfn.JsonPath.number_at(
+                        "$.training.description.TrainingTimeInSeconds"
                     ),
                 },
                 "evaluation": {
