@@ -177,12 +177,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     for add in (_add_run, _add_watch, _add_list, _add_describe, _add_predict, _add_upload):
         add(command)
+    _add_dashboard(command)
     _add_graph_and_export(command)
     add_registry_commands(command, _add_follow_options)
     return parser
 
 
 Command = Callable[[str, str, str], argparse.ArgumentParser]
+
+
+def _add_dashboard(command: Command) -> None:
+    from .commands.dashboard import cmd_dashboard
+
+    command(
+        "dashboard",
+        "print the console URL of the pipeline's CloudWatch dashboard",
+        "Print the console URL of the pipeline's CloudWatch dashboard (the stack's DashboardUrl "
+        "output): runs, accuracy against the threshold, training time, the endpoint's traffic, "
+        "latency, errors and instances, the rollout alarms.",
+    ).set_defaults(handler=cmd_dashboard)
 
 
 def _add_run(command: Command) -> None:

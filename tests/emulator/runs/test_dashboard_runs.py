@@ -16,7 +16,9 @@ from botocore.exceptions import ClientError
 from moto.cloudwatch.models import CloudWatchBackend
 
 from mlpipeline_cdk.contract.outputs import DASHBOARD_URL
+from mlpipeline_cli._aws import AwsClients
 from mlpipeline_cli.asl import TemplateResolver, render_definition
+from mlpipeline_cli.cli import main as cli_main
 from mlpipeline_emulator import ScriptedRuntime, TrainingOutcome, local_sagemaker
 from tests.emulator.runs.helpers import REGION, ROLE, finish_execution, pipeline_environment
 
@@ -132,7 +134,9 @@ def _dashboard_stack(template: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_the_dashboard_deploys_with_its_url(ml_template_json: dict[str, Any], aws: None) -> None:
+def test_the_dashboard_deploys_with_its_url(
+    ml_template_json: dict[str, Any], aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     from mlpipeline_emulator.cloudformation import (
         install_cloudformation_support,
         uninstall_cloudformation_support,
@@ -158,6 +162,10 @@ def test_the_dashboard_deploys_with_its_url(ml_template_json: dict[str, Any], aw
     )["DashboardBody"]
     titles = [w["properties"].get("title") for w in json.loads(body)["widgets"]]
     assert "Accepted accuracy" in titles and "Invocations" in titles
+    # The operator tool prints it.
+    clients = AwsClients(region=REGION)
+    assert cli_main(["--stack-name", "dashboard", "dashboard"], clients=clients) == 0
+    assert capsys.readouterr().out == output["OutputValue"] + "\n"
 
 
 @pytest.mark.parametrize(
