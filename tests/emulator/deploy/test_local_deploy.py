@@ -208,6 +208,18 @@ def test_outputs_name_the_deployed_resources(deployment: Deployment) -> None:
     assert (outputs["DataPrefix"], outputs["EndpointName"]) == ("training-data/", "mnist-endpoint")
 
 
+def test_the_dashboard_is_deployed_and_its_url_names_it(deployment: Deployment) -> None:
+    name = deployment.physical_ids[
+        logical_id(deployment, "AWS::CloudWatch::Dashboard", "/Pipeline/Dashboard/Resource")
+    ]
+    body = deployment.emulator.client("cloudwatch").get_dashboard(DashboardName=name)
+    titles = [w["properties"].get("title") for w in json.loads(body["DashboardBody"])["widgets"]]
+    assert {"Runs", "Accepted accuracy", "Invocations", "Errors"} <= set(titles)
+    assert deployment.outputs["DashboardUrl"].endswith(
+        f"/cloudwatch/home?region={REGION}#dashboards:name={name}"
+    )
+
+
 def test_state_machine_has_the_synthesized_definition_and_runs(deployment: Deployment) -> None:
     sfn = deployment.emulator.client("stepfunctions")
     resource = deployment.template["Resources"][
