@@ -11,11 +11,13 @@ import aws_cdk as cdk
 import botocore.session
 import pytest
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 from botocore.validate import ParamValidator
 
 from mlpipeline_cdk import (
     CaptureSettings,
+    Hooks,
     MLPipeline,
     NetworkSettings,
     ServerlessSettings,
@@ -170,6 +172,22 @@ def test_capture_writes_to_the_artifacts_bucket_encrypted_with_the_pipeline_key(
             "capture at least one",
         ),
         (
+            {
+                "hooks": Hooks(deployment=lambda context: sfn.Pass(context.scope, "OwnDeploy")),
+                "capture": CaptureSettings(),
+            },
+            "capture=CaptureSettings(",
+            "hooks.deployment replaces the deployment that applies capture",
+        ),
+        (
+            {
+                "hooks": Hooks(deployment=lambda context: sfn.Pass(context.scope, "OwnDeploy")),
+                "serving": ServingSettings(serverless=ServerlessSettings()),
+            },
+            "serving.serverless=ServerlessSettings(",
+            "set serving.serverless to None, or leave hooks.deployment unset",
+        ),
+        (
             {"capture": CaptureSettings(sampling_percentage=101)},
             "capture.sampling_percentage=101",
             "0 to 100",
@@ -232,3 +250,25 @@ def test_groups_of_other_settings_are_looked_up_by_name() -> None:
 def test_the_readme_tables_name_the_new_settings() -> None:
     assert "`serving.serverless`" in readme_table("serving")
     assert "`capture.sampling_percentage`" in readme_table("capture")
+
+
+@pytest.mark.parametrize("region", [None, "eu-west-1"])
+def test_cdk_nag_and_cfn_lint_pass_with_capture_and_with_serverless(region: str | None) -> None:
+    import cfnlint.api
+    from cdk_nag import AwsSolutionsChecks
+
+    app = new_app()
+    env = cdk.Environment(account="123456789012", region=region) if region else None
+    for name, props in (
+        ("Capturing", {"capture": CaptureSettings()}),
+        ("Serverless", {"serving": ServingSettings(serverless=ServerlessSettings())}),
+    ):
+        stack = cdk.Stack(app, name, env=env)
+        prefix = name.lower()
+        MLPipeline(stack, "P", source_dir=CODE, entry_point="mnist.py", name_prefix=prefix, **props)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    assembly = app.synth()  # fails on any unacknowledged finding
+    for name in ("Capturing", "Serverless"):
+        template = assembly.get_stack_by_name(name).template
+        matches = cfnlint.api.lint(json.dumps(template), regions=[region or "us-east-1"])
+        assert [str(m) for m in matches] == [], name

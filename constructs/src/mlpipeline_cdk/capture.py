@@ -163,7 +163,17 @@ def capture_config(pipeline: MLPipeline, capture: CaptureSettings | None) -> dic
     with the SageMaker role allowed to write the capture files."""
     if capture is None:
         return None
+    from .nag import acknowledge, finding_resource, policies_of
+
     capture.grant_write(pipeline.sagemaker_role, pipeline.artifacts_bucket)
+    artifacts = finding_resource(pipeline, pipeline.artifacts_bucket.bucket_arn)
+    for policy in policies_of(pipeline.sagemaker_role):
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{artifacts}/{capture.prefix}*]",
+            "SageMaker writes capture files under <prefix><endpoint>/<variant>/yyyy/mm/dd/hh/ "
+            "with names it generates; limited to the capture prefix",
+        )
     return capture.data_capture_config(pipeline.artifacts_bucket, pipeline.encryption_key)
 
 

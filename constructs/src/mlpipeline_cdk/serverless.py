@@ -125,9 +125,28 @@ def serverless_problems(groups: Mapping[str, object]) -> dict[str, tuple[object,
     found = capture_problems(groups.get("capture"))
     serving = groups.get("serving")
     serverless = getattr(serving, "serverless", None)
+    if getattr(groups.get("hooks"), "deployment", None) is not None:
+        found.update(_replaced_deployment(groups, serverless))
     if isinstance(serverless, ServerlessSettings):
         found.update((s, (v, allowed)) for s, v, allowed in _refusals(groups, serverless))
     return found
+
+
+def _replaced_deployment(
+    groups: Mapping[str, object], serverless: object
+) -> dict[str, tuple[object, str]]:
+    """Serverless and capture are set on the endpoint configurations the default deployment
+    creates; a pipeline whose ``hooks.deployment`` replaces it would silently drop them."""
+    used = {"serving.serverless": serverless, "capture": groups.get("capture")}
+    return {
+        setting: (
+            value,
+            f"hooks.deployment replaces the deployment that applies {setting}: set {setting} "
+            "to None, or leave hooks.deployment unset",
+        )
+        for setting, value in used.items()
+        if value is not None
+    }
 
 
 def _refusals(groups: Mapping[str, object], serverless: ServerlessSettings) -> Iterator[Problem]:
