@@ -169,3 +169,29 @@ def after_invocation(
             response=response,
             inference_id=inference_id,
         )
+
+
+def summary(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """DescribeEndpoint's ``DataCaptureConfig`` for an endpoint serving an endpoint configuration
+    whose DataCaptureConfig is ``config``: botocore's ``DataCaptureConfigSummary``
+    (``EnableCapture``, ``CaptureStatus`` Started | Stopped, ``CurrentSamplingPercentage``,
+    ``DestinationS3Uri``, ``KmsKeyId``, "The currently active data capture configuration used by
+    your Endpoint"); None, and so left out, for a configuration without capture."""
+    if not config:
+        return None
+    enabled = config.get("EnableCapture", True) is not False
+    described: dict[str, Any] = {
+        "EnableCapture": enabled,
+        "CaptureStatus": "Started" if enabled else "Stopped",
+        "CurrentSamplingPercentage": int(config.get("InitialSamplingPercentage") or 0),
+        "DestinationS3Uri": str(config.get("DestinationS3Uri", "")),
+    }
+    if config.get("KmsKeyId"):
+        described["KmsKeyId"] = str(config["KmsKeyId"])
+    return described
+
+
+def described(backend: Any, config_name: str) -> dict[str, Any] | None:
+    """:func:`summary` of the endpoint configuration ``config_name``."""
+    config = backend.endpoint_configs.get(config_name)
+    return summary(getattr(config, "data_capture_config", None))

@@ -144,6 +144,7 @@ def _deploy(
         if outcome.succeeded:
             endpoint.endpoint_config_name = spec.endpoint_config_name
             endpoint.production_variants = endpoint._process_production_variants(config_variants)
+            endpoint.data_capture_config = _capture.described(backend, spec.endpoint_config_name)
             endpoint.endpoint_status = "InService"
             endpoint.failure_reason = None
         else:
@@ -189,6 +190,7 @@ def wrap_create_endpoint(original: Callable[..., FakeEndpoint]) -> Callable[...,
             )
             endpoint.endpoint_status = "Creating"
             endpoint.failure_reason = None
+            endpoint.data_capture_config = _capture.described(self, endpoint_config_name)
             try:
                 _start_deployment(self, endpoint, config, previous_config_name=None)
             except Exception:

@@ -59,6 +59,17 @@ def test_capture_files_are_written_in_sagemakers_layout_and_read_back_by_the_cli
 ) -> None:
     result = pipeline.run()
     assert result.status == "SUCCEEDED", result.cause
+    described = pipeline.sagemaker.describe_endpoint(EndpointName=ENDPOINT)["DataCaptureConfig"]
+    # botocore's DataCaptureConfigSummary, every required member and nothing else.
+    assert set(described) == {
+        "EnableCapture",
+        "CaptureStatus",
+        "CurrentSamplingPercentage",
+        "DestinationS3Uri",
+        "KmsKeyId",
+    }
+    assert (described["CaptureStatus"], described["CurrentSamplingPercentage"]) == ("Started", 100)
+    assert described["DestinationS3Uri"] == f"s3://{pipeline.artifacts_bucket()}/capture"
     _predict(tmp_path, 3)
     capsys.readouterr()
     (key,) = _capture_keys(pipeline)
@@ -109,6 +120,10 @@ def test_without_capture_the_cli_says_capture_is_off(
 ) -> None:
     for pipeline in running(template()):
         assert pipeline.run().status == "SUCCEEDED"
+        # DescribeEndpoint leaves DataCaptureConfig out when the configuration does not capture.
+        assert "DataCaptureConfig" not in pipeline.sagemaker.describe_endpoint(
+            EndpointName=ENDPOINT
+        )
         _predict(tmp_path, 1)
         assert _capture_keys(pipeline) == []
         capsys.readouterr()
