@@ -191,7 +191,8 @@ def summary(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return described
 
 
-def described(backend: Any, config_name: str) -> dict[str, Any] | None:
-    """:func:`summary` of the endpoint configuration ``config_name``."""
+def described(backend: Any, config_name: str) -> Any:
+    """:func:`summary` of the endpoint configuration ``config_name`` (typed ``Any``: moto's
+    ``FakeEndpoint.data_capture_config`` is declared a dict, and None leaves it out)."""
     config = backend.endpoint_configs.get(config_name)
     return summary(getattr(config, "data_capture_config", None))
