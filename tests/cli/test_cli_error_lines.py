@@ -381,6 +381,8 @@ def test_upload_data_without_arguments(capsys: pytest.CaptureFixture[str]) -> No
             "argument COMMAND: invalid choice: 'nope' (choose from 'run', 'watch', 'list', "
             "'describe', 'predict', 'upload-data', 'dashboard', 'graph', 'export', 'models', "
             "'approve', 'reject', 'deploy') (see: mlpipeline --help)",
+            "'describe', 'predict', 'upload-data', 'graph', 'export', 'models', 'approve', "
+            "'reject', 'deploy', 'capture') (see: mlpipeline --help)",
         ),
         (
             ["list", "--max", "0"],

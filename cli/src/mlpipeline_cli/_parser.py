@@ -11,6 +11,7 @@ from typing import Any, Final, NoReturn
 
 from mlpipeline_cdk.contract import run_input as run_input_contract
 
+from ._capture import add_capture_commands
 from ._context import EXIT_USAGE, PROG
 from ._parser_registry import add_registry_commands
 from ._pipeline import DEFAULT_STACK_NAME
@@ -180,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dashboard(command)
     _add_graph_and_export(command)
     add_registry_commands(command, _add_follow_options)
+    add_capture_commands(command)
     return parser
 
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from . import settings as settings
     from . import steps as steps
     from . import tuning as tuning
+    from .capture import CaptureSettings as CaptureSettings
     from .contract.script import ACCURACY_METRIC as ACCURACY_METRIC
     from .contract.script import METRIC_DEFINITIONS as METRIC_DEFINITIONS
     from .dlc_images import DLC_REGISTRY_ACCOUNTS as DLC_REGISTRY_ACCOUNTS
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from .ml_pipeline import MLPipeline as MLPipeline
     from .ml_pipeline import StepFactory as StepFactory
     from .monitoring import MonitoringSettings as MonitoringSettings
+    from .serverless import ServerlessSettings as ServerlessSettings
     from .settings import HookContext as HookContext
     from .settings import Hooks as Hooks
     from .settings import NetworkSettings as NetworkSettings
@@ -80,6 +82,8 @@ _WHERE: dict[str, str] = {
     "IntegerRange": ".tuning",
     "TuningSettings": ".tuning",
     "dlc_image": ".dlc_images",
+    "CaptureSettings": ".capture",
+    "ServerlessSettings": ".serverless",
     "source_dir_asset": ".source_asset",
 }
 _SUBMODULES = frozenset({"defaults", "nag", "settings", "steps", "tuning"})

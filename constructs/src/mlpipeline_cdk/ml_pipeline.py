@@ -29,10 +29,12 @@ from . import (
     _resources,
     _teardown,
     _triggers,
+    serverless,
     steps,
 )
 from ._images import code_delivery, pipeline_images
 from ._props import default_timeout, hyperparameter_string, max_runtime, validate_props
+from .capture import CaptureSettings, capture_config
 from .contract import outputs as stack_outputs
 from .contract import run_input, run_output, script
 from .contract.script import ACCURACY_METRIC, METRIC_DEFINITIONS
@@ -110,6 +112,7 @@ class MLPipeline(Construct):
         state_machine_timeout: Duration | None = None,
         tuning: TuningSettings | None = None,
         monitoring: MonitoringSettings = _DEFAULT_MONITORING,
+        capture: CaptureSettings | None = None,
     ) -> None:
         """
         :param source_dir: Directory with the training and serving script; packed into a
@@ -135,6 +138,7 @@ class MLPipeline(Construct):
         :param tuning: See :class:`~mlpipeline_cdk.tuning.TuningSettings`. Default: no tuning,
             every run trains one job.
         :param monitoring: See :class:`~mlpipeline_cdk.monitoring.MonitoringSettings`.
+        :param capture: See :class:`~mlpipeline_cdk.capture.CaptureSettings`. Default: none.
         """
         super().__init__(scope, construct_id)
         # Deliver server access logs under a bucket policy rather than the legacy ACL, whatever
@@ -151,13 +155,17 @@ class MLPipeline(Construct):
             "registry": registry,
             **({"tuning": tuning} if tuning is not None else {}),
             "monitoring": monitoring,
+            **({"capture": capture} if capture is not None else {}),
         }
         validate_props(
             source_dir=source_dir,
             entry_point=entry_point,
             name_prefix=name_prefix,
             groups=groups,
-            refused=_triggers.changes_to_given_resources(storage=storage, triggers=triggers),
+            refused={
+                **_triggers.changes_to_given_resources(storage=storage, triggers=triggers),
+                **serverless.serverless_problems(groups),
+            },
             sagemaker_role=sagemaker_role,
             state_machine_timeout=state_machine_timeout,
         )
@@ -199,6 +207,7 @@ class MLPipeline(Construct):
         )
         self.tuning_settings = tuning
         self.monitoring_settings = monitoring
+        self.capture_settings = capture
         self._create_fragments(training, serving, network, hooks, registry)
         self._create_state_machine(training, serving, hooks, state_machine_timeout)
         self.dashboard = _dashboard.add_dashboard(self, training.accuracy_threshold)
@@ -321,6 +330,8 @@ class MLPipeline(Construct):
             subnet_selection=network.vpc_subnets,
             security_groups=self.security_groups,
             enable_network_isolation=network.enable_network_isolation,
+            serverless_config=serverless.variant_config(serving.serverless),
+            data_capture_config=capture_config(self, self.capture_settings),
         )
         self._deploy = self.deployment
 

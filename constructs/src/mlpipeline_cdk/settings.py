@@ -42,7 +42,9 @@ from ._checks import (
 from ._declare import about
 from ._validation import is_token
 from .monitoring import MonitoringSettings as MonitoringSettings
+from .capture import CaptureSettings
 from .registry_settings import RegistrySettings as RegistrySettings
+from .serverless import ServerlessSettings
 from .tuning import TuningSettings
 
 if TYPE_CHECKING:
@@ -195,6 +197,15 @@ class ServingSettings:
             "Delete the endpoint when the stack is deleted, so it stops billing (buckets and key "
             "are kept anyway).",
             types=(bool,),
+        ),
+    )
+    serverless: ServerlessSettings | None = field(
+        default=None,
+        metadata=about(
+            "Deploy to a serverless endpoint instead of instances (see "
+            "[Serverless endpoints](#serverless-endpoints)).",
+            types=(ServerlessSettings,),
+            shown="none: instances (`instance_type`, `instance_count`)",
         ),
     )
 
@@ -427,6 +438,8 @@ GROUPS: Final[Mapping[str, type]] = {
     # Optional: a pipeline without it trains one job per run.
     "tuning": TuningSettings,
     "monitoring": MonitoringSettings,
+    # Optional: a pipeline without it captures no requests.
+    "capture": CaptureSettings,
 }
 
 

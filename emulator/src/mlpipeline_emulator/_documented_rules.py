@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from . import _tuning_rules
+from . import _serverless, _tuning_rules
 from ._request_rules import VALIDATION, RefusedRequestError
 
 #: Instance families with local NVMe instance storage among SageMaker's training and transform
@@ -153,7 +153,8 @@ _RULES: Final[dict[str, tuple[Callable[[Mapping[str, Any]], list[str]], ...]]] =
     ),
     # CreateEndpointConfig: KmsKeyId with a local-storage instance type is accepted; the API
     # reference says the key then "does not encrypt instance local storage" (CreateEndpointConfig,
-    # KmsKeyId). No rule to enforce.
+    # KmsKeyId). No rule to enforce. Serverless variants: see _serverless.
+    "CreateEndpointConfig": _serverless.RULES,
 }
 
 

@@ -26,8 +26,8 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
+from . import _capture, _request_rules, _serverless
 from . import _package_models as package_models
-from . import _request_rules
 from ._state import LOCK, Endpoint, active_runtime, installed_runtime, start_daemon
 from .runtime import (
     EndpointSpec,
@@ -144,6 +144,7 @@ def _deploy(
         if outcome.succeeded:
             endpoint.endpoint_config_name = spec.endpoint_config_name
             endpoint.production_variants = endpoint._process_production_variants(config_variants)
+            endpoint.data_capture_config = _capture.described(backend, spec.endpoint_config_name)
             endpoint.endpoint_status = "InService"
             endpoint.failure_reason = None
         else:
@@ -189,6 +190,7 @@ def wrap_create_endpoint(original: Callable[..., FakeEndpoint]) -> Callable[...,
             )
             endpoint.endpoint_status = "Creating"
             endpoint.failure_reason = None
+            endpoint.data_capture_config = _capture.described(self, endpoint_config_name)
             try:
                 _start_deployment(self, endpoint, config, previous_config_name=None)
             except Exception:
@@ -212,6 +214,8 @@ def update_endpoint(
         if endpoint.endpoint_status == "Failed":
             raise ValidationError(message=f'Cannot update failed endpoint "{arn}".')
         config = _config_or_error(self, endpoint_config_name)
+        current = self.endpoint_configs.get(endpoint.endpoint_config_name)
+        _serverless.check_update(arn, current, config)
         _start_deployment(
             self, endpoint, config, previous_config_name=endpoint.endpoint_config_name
         )
@@ -263,6 +267,9 @@ _INVOKE_HEADERS: Final = {
 }
 
 
+_INFERENCE_ID: Final = _INVOKE_HEADERS["InferenceId"]
+
+
 def _check_invocation(response: SageMakerRuntimeResponse, endpoint_name: str) -> None:
     """InvokeEndpoint checked against sagemaker-runtime's API model (lengths, patterns, the
     6 MB body) and refused with its modeled ``ValidationError`` (HTTP 400)."""
@@ -307,6 +314,14 @@ def wrap_invoke_endpoint(original: Callable[..., Any]) -> Callable[..., Any]:
             )
         except ModelError as error:
             raise _RuntimeModelError(str(error)) from error
+        _capture.after_invocation(
+            backend,
+            config_name,
+            endpoint=endpoint_name,
+            request=(body, self.headers.get("Content-Type")),
+            response=(result.body, result.content_type),
+            inference_id=self.headers.get(_INFERENCE_ID),
+        )
         return 200, {"Content-Type": result.content_type}, result.body
 
     return invoke_endpoint

@@ -15,6 +15,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from ..contract import run_output
+from ._endpoint_config import EndpointConfigTask
 from ._retries import SDK_UNDECLARED_ERROR, ThrottleRetry, add_sdk_retry
 from ._supersede import Supersession
 from .failure import FailureHandler, with_defaults
@@ -42,6 +43,9 @@ class DeployToEndpoint(sfn.StateMachineFragment):
     there and ends ``Superseded`` (``$.deployment.status``), whether it finds so before its
     update or after it; so the endpoint never goes back to an older run's model.
 
+    ``serverless_config`` (a ``ProductionVariantServerlessConfig``) makes the variant serverless
+    instead of ``instance_type`` and ``instance_count``; ``data_capture_config`` captures requests.
+
     Writes ``$.model`` and ``$.endpointConfig`` (``arn``, ``name``), ``$.endpoint`` (the final
     DescribeEndpoint result) and ``$.deployment`` (``status``: ``Deployed`` or ``Superseded``,
     ``runStart``).
@@ -65,6 +69,8 @@ class DeployToEndpoint(sfn.StateMachineFragment):
         subnet_selection: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] = (),
         enable_network_isolation: bool = False,
+        serverless_config: Mapping[str, object] | None = None,
+        data_capture_config: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.endpoint_name = endpoint_name
@@ -93,9 +99,12 @@ class DeployToEndpoint(sfn.StateMachineFragment):
         )
         for group in security_groups:
             self.create_model.add_security_group(group)
-        self.create_endpoint_config = tasks.SageMakerCreateEndpointConfig(
+        # serverless_config replaces the instances (serverless.py); data_capture_config: capture.py
+        self.create_endpoint_config = EndpointConfigTask(
             self,
             "CreateEndpointConfig",
+            serverless_config=serverless_config,
+            data_capture_config=data_capture_config,
             endpoint_config_name=sfn.JsonPath.format("{}-{}", name_prefix, sfn.JsonPath.uuid()),
             kms_key=encryption_key,
             production_variants=[
