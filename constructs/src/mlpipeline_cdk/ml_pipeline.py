@@ -23,6 +23,7 @@ from . import (
     _app_checks,
     _grants,
     _hooks,
+    _idle_check,
     _network,
     _registry,
     _resources,
@@ -35,6 +36,7 @@ from ._props import default_timeout, hyperparameter_string, max_runtime, validat
 from .contract import outputs as stack_outputs
 from .contract import run_input, run_output, script
 from .contract.script import ACCURACY_METRIC, METRIC_DEFINITIONS
+from .idle_stop import IdleStopSettings, refused
 from .settings import (
     Hook,
     HookContext,
@@ -106,6 +108,7 @@ class MLPipeline(Construct):
         registry: RegistrySettings = _DEFAULT_REGISTRY,
         state_machine_timeout: Duration | None = None,
         tuning: TuningSettings | None = None,
+        idle_stop: IdleStopSettings | None = None,
     ) -> None:
         """
         :param source_dir: Directory with the training and serving script; packed into a
@@ -130,6 +133,7 @@ class MLPipeline(Construct):
             plus one hour.
         :param tuning: See :class:`~mlpipeline_cdk.tuning.TuningSettings`. Default: no tuning,
             every run trains one job.
+        :param idle_stop: See :class:`~mlpipeline_cdk.idle_stop.IdleStopSettings`. Default: off.
         """
         super().__init__(scope, construct_id)
         # Deliver server access logs under a bucket policy rather than the legacy ACL, whatever
@@ -145,13 +149,17 @@ class MLPipeline(Construct):
             "hooks": hooks,
             "registry": registry,
             **({"tuning": tuning} if tuning is not None else {}),
+            **({"idle_stop": idle_stop} if idle_stop is not None else {}),
         }
         validate_props(
             source_dir=source_dir,
             entry_point=entry_point,
             name_prefix=name_prefix,
             groups=groups,
-            refused=_triggers.changes_to_given_resources(storage=storage, triggers=triggers),
+            refused={
+                **_triggers.changes_to_given_resources(storage=storage, triggers=triggers),
+                **refused(idle_stop, own_deployment=hooks.deployment is None),
+            },
             sagemaker_role=sagemaker_role,
             state_machine_timeout=state_machine_timeout,
         )
@@ -206,6 +214,7 @@ class MLPipeline(Construct):
             self.endpoint_teardown = _teardown.delete_endpoint_on_stack_delete(
                 self, self.deployment
             )
+        self.idle_check = _idle_check.add(self, idle_stop)  # idle_stop; None when off
         _app_checks.refuse_shared_endpoints(self)
         _acknowledgements.acknowledge_findings(self)
 

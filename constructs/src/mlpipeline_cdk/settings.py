@@ -41,6 +41,7 @@ from ._checks import (
 )
 from ._declare import about
 from ._validation import is_token
+from .idle_stop import IdleStopSettings
 from .registry_settings import RegistrySettings as RegistrySettings
 from .tuning import TuningSettings
 
@@ -425,6 +426,8 @@ GROUPS: Final[Mapping[str, type]] = {
     "registry": RegistrySettings,
     # Optional: a pipeline without it trains one job per run.
     "tuning": TuningSettings,
+    # Optional: a pipeline without it keeps its endpoint until a run or a person changes it.
+    "idle_stop": IdleStopSettings,
 }
 
 

@@ -1,0 +1,265 @@
+"""Idle stop, executed: a pipeline with ``idle_stop`` runs in the emulator, its idle check (both
+state machines from the synthesized template) deletes the endpoint nobody called, leaves alone
+one that is called or being deployed, and the next run brings the endpoint back."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+import boto3
+import pytest
+from aws_cdk import Duration
+
+from mlpipeline_cdk import MLPipeline
+from mlpipeline_cdk.contract import endpoint_stops
+from mlpipeline_cdk.idle_stop import IdleStopSettings
+from mlpipeline_cli.asl import render_definition
+from mlpipeline_emulator import HostingOutcome, ScriptedRuntime, TrainingOutcome, local_sagemaker
+from tests.conftest import ROOT, new_app
+from tests.emulator.runs.helpers import (
+    ACCOUNT,
+    REGION,
+    ROLE,
+    Execution,
+    finish_execution,
+    pipeline_environment,
+    wait_for,
+)
+
+# Slow: executes the state machines in the emulator.
+pytestmark = pytest.mark.slow
+
+GOOD = {"test:accuracy": 0.97, "test:loss": 0.1, "train:loss": 0.2}
+ENDPOINT = "mlpipeline-endpoint"
+#: The idle period: one hour, which the emulator's wait scale turns into 3.6 seconds.
+IDLE = Duration.hours(1)
+WAIT_SCALE = 0.001
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    app = new_app()
+    stack = cdk.Stack(app, "IdleStack", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    MLPipeline(
+        stack,
+        "Pipeline",
+        source_dir=str(ROOT / "training_code"),
+        entry_point="mnist.py",
+        idle_stop=IdleStopSettings(idle_period=IDLE, check_interval=Duration.minutes(15)),
+    )
+    return dict(app.synth().get_stack_by_name("IdleStack").template)
+
+
+@pytest.fixture
+def runtime() -> Iterator[ScriptedRuntime]:
+    with local_sagemaker(
+        ScriptedRuntime(training=TrainingOutcome.success(GOOD)), wait_scale=WAIT_SCALE
+    ) as active:
+        assert isinstance(active, ScriptedRuntime)
+        yield active
+
+
+@dataclass
+class Pipeline:
+    machine: str
+    check: str
+    bucket: str
+    sfn: Any
+    sagemaker: Any
+
+    def start(self, machine: str) -> str:
+        return str(
+            self.sfn.start_execution(stateMachineArn=machine, input="{}", name=f"x-{uuid.uuid4()}")[
+                "executionArn"
+            ]
+        )
+
+    def run(self) -> Execution:
+        return finish_execution(self.sfn, self.start(self.machine))
+
+    def check_idle(self) -> Execution:
+        return finish_execution(self.sfn, self.start(self.check))
+
+    def invoke(self) -> None:
+        runtime = boto3.client("sagemaker-runtime", region_name=REGION)
+        runtime.invoke_endpoint(EndpointName=ENDPOINT, Body=b"[0]", ContentType="application/json")
+
+    def endpoint(self) -> dict[str, Any] | None:
+        try:
+            return dict(self.sagemaker.describe_endpoint(EndpointName=ENDPOINT))
+        except self.sagemaker.exceptions.ClientError:
+            return None
+
+    def stop_record(self) -> dict[str, Any] | None:
+        s3 = boto3.client("s3", region_name=REGION)
+        try:
+            body = s3.get_object(Bucket=self.bucket, Key=endpoint_stops.record_key(ENDPOINT))
+        except s3.exceptions.NoSuchKey:
+            return None
+        return dict(json.loads(body["Body"].read()))
+
+
+def _machine_id(template: dict[str, Any], part: str) -> str:
+    (found,) = [
+        k
+        for k, v in template["Resources"].items()
+        if v["Type"] == "AWS::StepFunctions::StateMachine" and part in k
+    ]
+    return found
+
+
+@pytest.fixture
+def pipeline(template: dict[str, Any], aws: None, runtime: ScriptedRuntime) -> Pipeline:
+    topic = boto3.client("sns", region_name=REGION).create_topic(Name="failures")["TopicArn"]
+    resources = template["Resources"]
+    topic_id = next(k for k, v in resources.items() if v["Type"] == "AWS::SNS::Topic")
+    env = pipeline_environment(template, {topic_id: topic})
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machines = {}
+    for name, part in (("pipeline", "PipelineStateMachine"), ("check", "IdleCheckStateMachine")):
+        logical_id = _machine_id(template, part)
+        machines[name] = sfn.create_state_machine(
+            name=name,
+            definition=json.dumps(render_definition(template, logical_id, env=env)),
+            roleArn=ROLE,
+        )["stateMachineArn"]
+    bucket = next(
+        k.lower()
+        for k, v in resources.items()
+        if v["Type"] == "AWS::S3::Bucket" and "ArtifactsBucket" in k
+    )
+    return Pipeline(
+        machines["pipeline"],
+        machines["check"],
+        bucket,
+        sfn,
+        boto3.client("sagemaker", region_name=REGION),
+    )
+
+
+def _ended_in(execution: Execution) -> str:
+    """The name of the state the execution ended in (a Succeed state's exit)."""
+    exits = [
+        e["stateExitedEventDetails"]["name"]
+        for e in execution.history
+        if "stateExitedEventDetails" in e
+    ]
+    return exits[-1]
+
+
+def _deployed(pipeline: Pipeline) -> Execution:
+    result = pipeline.run()
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["deploymentStatus"] == "Deployed"
+    return result
+
+
+def test_an_endpoint_nobody_calls_is_stopped_and_the_next_run_brings_it_back(
+    pipeline: Pipeline,
+) -> None:
+    deployed = _deployed(pipeline)
+    config = deployed.output["endpointConfigName"]
+
+    check = pipeline.check_idle()
+
+    assert check.status == "SUCCEEDED", check.cause
+    assert _ended_in(check) == "EndpointStopped"
+    assert pipeline.endpoint() is None
+    # Configuration and model are kept.
+    described = pipeline.sagemaker.describe_endpoint_config(EndpointConfigName=config)
+    (variant,) = described["ProductionVariants"]
+    pipeline.sagemaker.describe_model(ModelName=variant["ModelName"])
+    record = pipeline.stop_record()
+    assert record is not None
+    assert record[endpoint_stops.ENDPOINT_CONFIG_NAME] == config
+    assert record[endpoint_stops.STOPPED_BY] == endpoint_stops.IDLE_CHECK
+    assert record[endpoint_stops.VARIANTS][0]["ModelName"] == variant["ModelName"]
+    assert record[endpoint_stops.REASON] == "no invocations for 60 minutes"
+    notified = [
+        e for e in check.history if e.get("stateExitedEventDetails", {}).get("name") == "NotifyStop"
+    ]
+    assert notified
+
+    # The next run finds no endpoint and creates it, as a first run does.
+    again = _deployed(pipeline)
+    endpoint = pipeline.endpoint()
+    assert endpoint is not None
+    assert endpoint["EndpointStatus"] == "InService"
+    assert endpoint["EndpointConfigName"] == again.output["endpointConfigName"]
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in again.history
+        if "stateEnteredEventDetails" in e
+    ]
+    assert "CreateEndpoint" in entered
+    assert "UpdateEndpoint" not in entered
+
+
+def test_an_endpoint_called_during_the_idle_period_is_kept(pipeline: Pipeline) -> None:
+    _deployed(pipeline)
+    arn = pipeline.start(pipeline.check)
+    # Called once while the check watches (it waits 3.6 seconds here).
+    wait_for(
+        lambda: any(
+            e["type"] == "WaitStateEntered"
+            for e in pipeline.sfn.get_execution_history(executionArn=arn)["events"]
+        ),
+        "the check to start watching",
+    )
+    pipeline.invoke()
+
+    check = finish_execution(pipeline.sfn, arn)
+
+    assert check.status == "SUCCEEDED", check.cause
+    assert _ended_in(check) == "InUse"
+    endpoint = pipeline.endpoint()
+    assert endpoint is not None and endpoint["EndpointStatus"] == "InService"
+    assert pipeline.stop_record() is None
+
+
+def test_a_run_deploying_while_the_check_watches_is_not_broken(pipeline: Pipeline) -> None:
+    _deployed(pipeline)
+    arn = pipeline.start(pipeline.check)
+    # A second run updates the endpoint while the check waits.
+    result = pipeline.run()
+    assert result.status == "SUCCEEDED", result.cause
+
+    check = finish_execution(pipeline.sfn, arn)
+
+    assert check.status == "SUCCEEDED", check.cause
+    assert _ended_in(check) in {"ChangedDuringCheck", "LeftToRuns"}
+    endpoint = pipeline.endpoint()
+    assert endpoint is not None
+    assert endpoint["EndpointConfigName"] == result.output["endpointConfigName"]
+
+
+def test_an_endpoint_being_created_is_left_to_its_run(
+    pipeline: Pipeline, runtime: ScriptedRuntime
+) -> None:
+    # The endpoint stays Creating for longer than the check watches it.
+    runtime.script_hosting(HostingOutcome.in_service(), seconds=6)
+    run = pipeline.start(pipeline.machine)
+    wait_for(
+        lambda: (e := pipeline.endpoint()) is not None and e["EndpointStatus"] == "Creating",
+        "the endpoint to be created",
+    )
+
+    check = pipeline.check_idle()
+
+    assert _ended_in(check) == "LeftToRuns"
+    assert finish_execution(pipeline.sfn, run).status == "SUCCEEDED"
+    assert pipeline.endpoint() is not None
+    # A later check, once the endpoint is in service and idle, stops it.
+    assert _ended_in(pipeline.check_idle()) == "EndpointStopped"
+
+
+def test_no_endpoint_nothing_to_stop(pipeline: Pipeline) -> None:
+    check = pipeline.check_idle()
+
+    assert check.status == "SUCCEEDED", check.cause
+    assert _ended_in(check) == "NoEndpoint"
