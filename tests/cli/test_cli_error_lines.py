@@ -380,7 +380,7 @@ def test_upload_data_without_arguments(capsys: pytest.CaptureFixture[str]) -> No
             ["nope"],
             "argument COMMAND: invalid choice: 'nope' (choose from 'run', 'watch', 'list', "
             "'describe', 'predict', 'upload-data', 'graph', 'export', 'models', 'approve', "
-            "'reject', 'deploy') (see: mlpipeline --help)",
+            "'reject', 'deploy', 'endpoint') (see: mlpipeline --help)",
         ),
         (
             ["list", "--max", "0"],

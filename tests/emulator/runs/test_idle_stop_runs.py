@@ -18,7 +18,9 @@ from aws_cdk import Duration
 from mlpipeline_cdk import MLPipeline
 from mlpipeline_cdk.contract import endpoint_stops
 from mlpipeline_cdk.idle_stop import IdleStopSettings
+from mlpipeline_cli._aws import AwsClients
 from mlpipeline_cli.asl import render_definition
+from mlpipeline_cli.cli import main
 from mlpipeline_emulator import HostingOutcome, ScriptedRuntime, TrainingOutcome, local_sagemaker
 from tests.conftest import ROOT, new_app
 from tests.emulator.runs.helpers import (
@@ -263,3 +265,109 @@ def test_no_endpoint_nothing_to_stop(pipeline: Pipeline) -> None:
 
     assert check.status == "SUCCEEDED", check.cause
     assert _ended_in(check) == "NoEndpoint"
+
+
+# --- the operator's commands -------------------------------------------------------------------
+
+
+def _cli(pipeline: Pipeline, action: str, *options: str) -> int:
+    argv = [
+        "endpoint",
+        action,
+        "--endpoint-name",
+        ENDPOINT,
+        "--artifacts-bucket",
+        pipeline.bucket,
+        "--poll",
+        "0.05",
+        *options,
+    ]
+    return main(argv, clients=AwsClients(region=REGION))
+
+
+def _status(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    capsys.readouterr()
+    assert _cli(pipeline, "status", "--json") == 0
+    return dict(json.loads(capsys.readouterr().out))
+
+
+def test_endpoint_status_shows_what_is_live_and_its_cost_per_hour(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deployed = _deployed(pipeline)
+
+    status = _status(pipeline, capsys)
+
+    assert status["status"] == "InService"
+    assert status["endpointConfigName"] == deployed.output["endpointConfigName"]
+    (variant,) = status["variants"]
+    assert variant["model"] == deployed.output["modelName"]
+    assert variant["modelPackageVersion"] == "1"
+    assert (variant["instanceType"], variant["instanceCount"]) == ("ml.m5.large", 1)
+    assert status["costPerHour"] == 0.115
+    assert _cli(pipeline, "status") == 0
+    text = capsys.readouterr().out
+    assert "instances: 1 x ml.m5.large" in text
+    assert "$0.115 per hour at list price" in text
+
+
+def test_endpoint_start_restores_the_same_model_and_configuration_after_an_idle_stop(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deployed = _deployed(pipeline)
+    assert _ended_in(pipeline.check_idle()) == "EndpointStopped"
+    stopped = _status(pipeline, capsys)
+    assert stopped["status"] == "NotRunning" and stopped["costPerHour"] == 0
+    assert stopped["stopped"][endpoint_stops.STOPPED_BY] == endpoint_stops.IDLE_CHECK
+    assert _cli(pipeline, "status") == 0
+    assert "stopped by idle-check" in capsys.readouterr().out
+
+    assert _cli(pipeline, "start") == 0
+
+    endpoint = pipeline.endpoint()
+    assert endpoint is not None and endpoint["EndpointStatus"] == "InService"
+    assert endpoint["EndpointConfigName"] == deployed.output["endpointConfigName"]
+    (variant,) = _status(pipeline, capsys)["variants"]
+    assert variant["model"] == deployed.output["modelName"]
+    # Already running: refused, saying so.
+    assert _cli(pipeline, "start") == 1
+    assert "already running" in capsys.readouterr().err
+
+
+def test_endpoint_stop_records_the_stop_and_start_brings_it_back(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deployed = _deployed(pipeline)
+
+    assert _cli(pipeline, "stop") == 0
+
+    assert pipeline.endpoint() is None
+    stop = pipeline.stop_record()
+    assert stop is not None
+    assert stop[endpoint_stops.STOPPED_BY] == endpoint_stops.OPERATOR
+    assert stop[endpoint_stops.ENDPOINT_CONFIG_NAME] == deployed.output["endpointConfigName"]
+    assert _cli(pipeline, "stop") == 1
+    assert "nothing to stop" in capsys.readouterr().err
+    assert _cli(pipeline, "start", "--no-wait") == 0
+    wait_for(
+        lambda: (e := pipeline.endpoint()) is not None and e["EndpointStatus"] == "InService",
+        "the endpoint to come back",
+    )
+
+
+def test_endpoint_start_refuses_when_no_stop_was_recorded(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _cli(pipeline, "start") == 1
+    assert "no stop of endpoint mlpipeline-endpoint is recorded" in capsys.readouterr().err
+
+
+def test_teardown_deletes_an_endpoint_started_by_hand(template: dict[str, Any]) -> None:
+    """The stack's teardown deletes the endpoint by name whoever created it, and a stopped
+    endpoint has nothing left that bills (configurations and models cost nothing)."""
+    (teardown,) = [
+        v for v in template["Resources"].values() if v["Type"] == "Custom::EndpointTeardown"
+    ]
+    delete = json.dumps(teardown["Properties"]["Delete"])
+    assert '\\"EndpointName\\":\\"mlpipeline-endpoint\\"' in delete
+    assert "ValidationException" in delete
