@@ -15,6 +15,10 @@ starts is not watched at all. The last look is the state just before DeleteEndpo
 only remaining overlap is a run's UpdateEndpoint between those two calls; that run then fails
 (its endpoint is gone) and the next run creates the endpoint again.
 
+The two looks compare ``LastModifiedTime`` as text: the AWS SDK integration returns timestamps
+as ISO 8601 strings (``"CreationTime": "2013-08-23T01:02:15.422Z"``, reported in
+sam-goodwin/functionless#489 for DescribeStacks), and Step Functions has no timestamp arithmetic.
+
 Metrics: SageMaker publishes ``Invocations`` in ``AWS/SageMaker`` with the dimensions
 ``EndpointName`` and ``VariantName``, and the ``Sum`` statistic is the number of requests
 (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html). GetMetricData
