@@ -6,8 +6,9 @@ at a 1-minute frequency with the dimensions ``EndpointName`` and ``VariantName``
 (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html, "Endpoint invocation
 metrics"). CloudWatch keeps data points of a 60-second period for 15 days
 (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html,
-"StartTime"); a GetMetricData period must be a multiple of 60 seconds for such metrics (same
-page, "Period"). An EventBridge rate expression counts whole minutes, at least one
+"StartTime"); a period of a metric of regular resolution "must be a multiple of 60"
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricStat.html,
+"Period"). An EventBridge rate expression counts whole minutes, at least one
 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html).
 """
 

@@ -71,6 +71,7 @@ class Pipeline:
     machine: str
     check: str
     bucket: str
+    topic: str
     sfn: Any
     sagemaker: Any
 
@@ -96,6 +97,13 @@ class Pipeline:
             return dict(self.sagemaker.describe_endpoint(EndpointName=ENDPOINT))
         except self.sagemaker.exceptions.ClientError:
             return None
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """What the failure topic was sent (moto keeps it)."""
+        from moto.sns.models import sns_backends
+
+        topic = sns_backends[ACCOUNT][REGION].topics[self.topic]
+        return [{"message": m, "subject": s} for _, m, s, *_ in topic.sent_notifications]
 
     def stop_record(self) -> dict[str, Any] | None:
         s3 = boto3.client("s3", region_name=REGION)
@@ -139,6 +147,7 @@ def pipeline(template: dict[str, Any], aws: None, runtime: ScriptedRuntime) -> P
         machines["pipeline"],
         machines["check"],
         bucket,
+        topic,
         sfn,
         boto3.client("sagemaker", region_name=REGION),
     )
@@ -182,10 +191,13 @@ def test_an_endpoint_nobody_calls_is_stopped_and_the_next_run_brings_it_back(
     assert record[endpoint_stops.STOPPED_BY] == endpoint_stops.IDLE_CHECK
     assert record[endpoint_stops.VARIANTS][0]["ModelName"] == variant["ModelName"]
     assert record[endpoint_stops.REASON] == "no invocations for 60 minutes"
-    notified = [
-        e for e in check.history if e.get("stateExitedEventDetails", {}).get("name") == "NotifyStop"
-    ]
-    assert notified
+    (message,) = pipeline.notifications()
+    assert message["subject"] == f"Endpoint {ENDPOINT} stopped: idle"
+    body = json.loads(message["message"])
+    assert body["event"] == "EndpointStoppedWhenIdle"
+    assert f"Endpoint {ENDPOINT} had no invocations for 1 hour" in body["message"]
+    assert config in body["message"]
+    assert body["stop"][endpoint_stops.ENDPOINT_CONFIG_NAME] == config
 
     # The next run finds no endpoint and creates it, as a first run does.
     again = _deployed(pipeline)
