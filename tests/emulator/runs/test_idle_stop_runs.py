@@ -236,12 +236,34 @@ def test_an_endpoint_called_during_the_idle_period_is_kept(pipeline: Pipeline) -
     assert pipeline.stop_record() is None
 
 
-def test_a_run_deploying_while_the_check_watches_is_not_broken(pipeline: Pipeline) -> None:
-    _deployed(pipeline)
+def _watching(pipeline: Pipeline, arn: str) -> None:
+    wait_for(
+        lambda: any(
+            e["type"] == "WaitStateEntered"
+            for e in pipeline.sfn.get_execution_history(executionArn=arn)["events"]
+        ),
+        "the check to start watching",
+    )
+
+
+def test_an_endpoint_updated_while_the_check_watches_is_kept(pipeline: Pipeline) -> None:
+    deployed = _deployed(pipeline)
     arn = pipeline.start(pipeline.check)
-    # A second run updates the endpoint while the check waits.
-    result = pipeline.run()
-    assert result.status == "SUCCEEDED", result.cause
+    _watching(pipeline, arn)
+    # What a run's UpdateEndpoint does, at a known moment: during the watch.
+    (variant,) = pipeline.sagemaker.describe_endpoint_config(
+        EndpointConfigName=deployed.output["endpointConfigName"]
+    )["ProductionVariants"]
+    pipeline.sagemaker.create_endpoint_config(
+        EndpointConfigName="mlpipeline-newer",
+        ProductionVariants=[
+            {
+                k: variant[k]
+                for k in ("VariantName", "ModelName", "InstanceType", "InitialInstanceCount")
+            }
+        ],
+    )
+    pipeline.sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName="mlpipeline-newer")
 
     check = finish_execution(pipeline.sfn, arn)
 
@@ -249,6 +271,24 @@ def test_a_run_deploying_while_the_check_watches_is_not_broken(pipeline: Pipelin
     assert _ended_in(check) in {"ChangedDuringCheck", "LeftToRuns"}
     endpoint = pipeline.endpoint()
     assert endpoint is not None
+    assert endpoint["EndpointConfigName"] == "mlpipeline-newer"
+    assert pipeline.stop_record() is None
+
+
+def test_a_run_deploying_while_the_check_watches_is_not_broken(pipeline: Pipeline) -> None:
+    _deployed(pipeline)
+    arn = pipeline.start(pipeline.check)
+    _watching(pipeline, arn)
+    # However the two interleave (the run updates during the watch, or finds the endpoint
+    # busy, or comes after the check deleted it and creates it), the run deploys its model.
+    result = pipeline.run()
+    check = finish_execution(pipeline.sfn, arn)
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["deploymentStatus"] == "Deployed"
+    assert check.status == "SUCCEEDED", check.cause
+    endpoint = pipeline.endpoint()
+    assert endpoint is not None and endpoint["EndpointStatus"] == "InService"
     assert endpoint["EndpointConfigName"] == result.output["endpointConfigName"]
 
 
