@@ -383,6 +383,7 @@ def test_upload_data_without_arguments(capsys: pytest.CaptureFixture[str]) -> No
             "'approve', 'reject', 'deploy') (see: mlpipeline --help)",
             "'describe', 'predict', 'upload-data', 'graph', 'export', 'models', 'approve', "
             "'reject', 'deploy', 'capture') (see: mlpipeline --help)",
+            "'reject', 'deploy', 'endpoint') (see: mlpipeline --help)",
         ),
         (
             ["list", "--max", "0"],

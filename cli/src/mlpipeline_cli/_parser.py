@@ -13,6 +13,7 @@ from mlpipeline_cdk.contract import run_input as run_input_contract
 
 from ._capture import add_capture_commands
 from ._context import EXIT_USAGE, PROG
+from ._endpoint import add_endpoint_commands
 from ._parser_registry import add_registry_commands
 from ._pipeline import DEFAULT_STACK_NAME
 from ._predict import DEFAULT_MIN_CONFIDENCE
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_graph_and_export(command)
     add_registry_commands(command, _add_follow_options)
     add_capture_commands(command)
+    add_endpoint_commands(command)
     return parser
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .dlc_images import DLC_REGISTRY_ACCOUNTS as DLC_REGISTRY_ACCOUNTS
     from .dlc_images import UnsupportedRegionError as UnsupportedRegionError
     from .dlc_images import dlc_image as dlc_image
+    from .idle_stop import IdleStopSettings as IdleStopSettings
     from .ml_pipeline import MLPipeline as MLPipeline
     from .ml_pipeline import StepFactory as StepFactory
     from .monitoring import MonitoringSettings as MonitoringSettings
@@ -61,6 +62,7 @@ _WHERE: dict[str, str] = {
     "FindModelPackage": ".steps",
     "HookContext": ".settings",
     "Hooks": ".settings",
+    "IdleStopSettings": ".idle_stop",
     "NetworkSettings": ".settings",
     "NotificationSettings": ".settings",
     "RegistrySettings": ".settings",

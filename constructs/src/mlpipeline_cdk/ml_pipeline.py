@@ -24,6 +24,7 @@ from . import (
     _dashboard,
     _grants,
     _hooks,
+    _idle_check,
     _network,
     _registry,
     _resources,
@@ -39,6 +40,7 @@ from .contract import outputs as stack_outputs
 from .contract import run_input, run_output, script
 from .contract.script import ACCURACY_METRIC, METRIC_DEFINITIONS
 from .monitoring import MonitoringSettings
+from .idle_stop import IdleStopSettings, refused
 from .settings import (
     Hook,
     HookContext,
@@ -113,6 +115,7 @@ class MLPipeline(Construct):
         tuning: TuningSettings | None = None,
         monitoring: MonitoringSettings = _DEFAULT_MONITORING,
         capture: CaptureSettings | None = None,
+        idle_stop: IdleStopSettings | None = None,
     ) -> None:
         """
         :param source_dir: Directory with the training and serving script; packed into a
@@ -139,6 +142,7 @@ class MLPipeline(Construct):
             every run trains one job.
         :param monitoring: See :class:`~mlpipeline_cdk.monitoring.MonitoringSettings`.
         :param capture: See :class:`~mlpipeline_cdk.capture.CaptureSettings`. Default: none.
+        :param idle_stop: See :class:`~mlpipeline_cdk.idle_stop.IdleStopSettings`. Default: off.
         """
         super().__init__(scope, construct_id)
         # Deliver server access logs under a bucket policy rather than the legacy ACL, whatever
@@ -156,6 +160,7 @@ class MLPipeline(Construct):
             **({"tuning": tuning} if tuning is not None else {}),
             "monitoring": monitoring,
             **({"capture": capture} if capture is not None else {}),
+            **({"idle_stop": idle_stop} if idle_stop is not None else {}),
         }
         validate_props(
             source_dir=source_dir,
@@ -165,6 +170,7 @@ class MLPipeline(Construct):
             refused={
                 **_triggers.changes_to_given_resources(storage=storage, triggers=triggers),
                 **serverless.serverless_problems(groups),
+                **refused(idle_stop, own_deployment=hooks.deployment is None),
             },
             sagemaker_role=sagemaker_role,
             state_machine_timeout=state_machine_timeout,
@@ -223,6 +229,7 @@ class MLPipeline(Construct):
             self.endpoint_teardown = _teardown.delete_endpoint_on_stack_delete(
                 self, self.deployment
             )
+        self.idle_check = _idle_check.add(self, idle_stop)  # idle_stop; None when off
         _app_checks.refuse_shared_endpoints(self)
         _acknowledgements.acknowledge_findings(self)
 

@@ -43,6 +43,7 @@ from ._declare import about
 from ._validation import is_token
 from .monitoring import MonitoringSettings as MonitoringSettings
 from .capture import CaptureSettings
+from .idle_stop import IdleStopSettings
 from .registry_settings import RegistrySettings as RegistrySettings
 from .serverless import ServerlessSettings
 from .tuning import TuningSettings
@@ -440,6 +441,8 @@ GROUPS: Final[Mapping[str, type]] = {
     "monitoring": MonitoringSettings,
     # Optional: a pipeline without it captures no requests.
     "capture": CaptureSettings,
+    # Optional: a pipeline without it keeps its endpoint until a run or a person changes it.
+    "idle_stop": IdleStopSettings,
 }
 
 

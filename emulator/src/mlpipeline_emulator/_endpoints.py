@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import time
 from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import unquote, urlparse
@@ -27,6 +28,7 @@ from moto.sagemaker.utils import arn_formatter
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from . import _capture, _request_rules, _serverless
+from . import _endpoint_metrics as endpoint_metrics
 from . import _package_models as package_models
 from ._state import LOCK, Endpoint, active_runtime, installed_runtime, start_daemon
 from .runtime import (
@@ -286,6 +288,7 @@ def _check_invocation(response: SageMakerRuntimeResponse, endpoint_name: str) ->
 
 def wrap_invoke_endpoint(original: Callable[..., Any]) -> Callable[..., Any]:
     def invoke_endpoint(self: SageMakerRuntimeResponse) -> Any:
+        received = time.perf_counter()
         runtime = installed_runtime()
         if runtime is None:
             return original(self)
@@ -302,16 +305,20 @@ def wrap_invoke_endpoint(original: Callable[..., Any]) -> Callable[..., Any]:
                 f"Endpoint {endpoint_name} of account {self.current_account} not found."
             )
         body = self.body if isinstance(self.body, bytes) else str(self.body or "").encode()
+        metrics = endpoint_metrics.invocation(
+            self.current_account, self.region, endpoint_name, received=received
+        )
         try:
-            result = runtime.invoke(
-                InvocationRequest(
-                    endpoint_name=endpoint_name,
-                    endpoint_config_name=config_name,
-                    body=body,
-                    content_type=self.headers.get("Content-Type"),
-                    accept=self.headers.get("Accept"),
+            with metrics:
+                result = runtime.invoke(
+                    InvocationRequest(
+                        endpoint_name=endpoint_name,
+                        endpoint_config_name=config_name,
+                        body=body,
+                        content_type=self.headers.get("Content-Type"),
+                        accept=self.headers.get("Accept"),
+                    )
                 )
-            )
         except ModelError as error:
             raise _RuntimeModelError(str(error)) from error
         _capture.after_invocation(
