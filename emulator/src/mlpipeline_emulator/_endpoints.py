@@ -26,6 +26,7 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
+from . import _autoscaling as autoscaling
 from . import _package_models as package_models
 from . import _request_rules
 from ._state import LOCK, Endpoint, active_runtime, installed_runtime, start_daemon
@@ -212,6 +213,7 @@ def update_endpoint(
         if endpoint.endpoint_status == "Failed":
             raise ValidationError(message=f'Cannot update failed endpoint "{arn}".')
         config = _config_or_error(self, endpoint_config_name)
+        autoscaling.check_update(self, endpoint, config)
         _start_deployment(
             self, endpoint, config, previous_config_name=endpoint.endpoint_config_name
         )
@@ -232,6 +234,7 @@ def wrap_delete_endpoint(original: Callable[..., None]) -> Callable[..., None]:
     def delete_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> None:
         with LOCK:
             original(self, endpoint_name)
+            autoscaling.forget_endpoint(self, endpoint_name)
         runtime = installed_runtime()
         if runtime is not None:
             # DeleteEndpoint succeeds whatever the host makes of it.
