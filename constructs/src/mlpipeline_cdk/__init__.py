@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from . import settings as settings
     from . import steps as steps
     from . import tuning as tuning
+    from .autoscaling import AutoscalingSettings as AutoscalingSettings
     from .contract.script import ACCURACY_METRIC as ACCURACY_METRIC
     from .contract.script import METRIC_DEFINITIONS as METRIC_DEFINITIONS
     from .dlc_images import DLC_REGISTRY_ACCOUNTS as DLC_REGISTRY_ACCOUNTS
@@ -77,6 +78,7 @@ _WHERE: dict[str, str] = {
     "ContinuousRange": ".tuning",
     "IntegerRange": ".tuning",
     "TuningSettings": ".tuning",
+    "AutoscalingSettings": ".autoscaling",
     "dlc_image": ".dlc_images",
     "source_dir_asset": ".source_asset",
 }

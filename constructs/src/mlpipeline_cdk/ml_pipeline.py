@@ -32,6 +32,7 @@ from . import (
 )
 from ._images import code_delivery, pipeline_images
 from ._props import default_timeout, hyperparameter_string, max_runtime, validate_props
+from .autoscaling import AutoscalingSettings
 from .contract import outputs as stack_outputs
 from .contract import run_input, run_output, script
 from .contract.script import ACCURACY_METRIC, METRIC_DEFINITIONS
@@ -106,6 +107,7 @@ class MLPipeline(Construct):
         registry: RegistrySettings = _DEFAULT_REGISTRY,
         state_machine_timeout: Duration | None = None,
         tuning: TuningSettings | None = None,
+        autoscaling: AutoscalingSettings | None = None,
     ) -> None:
         """
         :param source_dir: Directory with the training and serving script; packed into a
@@ -130,6 +132,8 @@ class MLPipeline(Construct):
             plus one hour.
         :param tuning: See :class:`~mlpipeline_cdk.tuning.TuningSettings`. Default: no tuning,
             every run trains one job.
+        :param autoscaling: See :class:`~mlpipeline_cdk.autoscaling.AutoscalingSettings`.
+            Default: no autoscaling, the endpoint keeps ``serving.instance_count`` instances.
         """
         super().__init__(scope, construct_id)
         # Deliver server access logs under a bucket policy rather than the legacy ACL, whatever
@@ -145,6 +149,7 @@ class MLPipeline(Construct):
             "hooks": hooks,
             "registry": registry,
             **({"tuning": tuning} if tuning is not None else {}),
+            **({"autoscaling": autoscaling} if autoscaling is not None else {}),
         }
         validate_props(
             source_dir=source_dir,
@@ -192,6 +197,7 @@ class MLPipeline(Construct):
             data_prefix=storage.data_prefix,
         )
         self.tuning_settings = tuning
+        self.autoscaling_settings = autoscaling
         self._create_fragments(training, serving, network, hooks, registry)
         self._create_state_machine(training, serving, hooks, state_machine_timeout)
 
@@ -313,6 +319,7 @@ class MLPipeline(Construct):
             subnet_selection=network.vpc_subnets,
             security_groups=self.security_groups,
             enable_network_isolation=network.enable_network_isolation,
+            autoscaling=self.autoscaling_settings,
         )
         self._deploy = self.deployment
 

@@ -41,6 +41,7 @@ from ._checks import (
 )
 from ._declare import about
 from ._validation import is_token
+from .autoscaling import AutoscalingSettings
 from .registry_settings import RegistrySettings as RegistrySettings
 from .tuning import TuningSettings
 
@@ -425,6 +426,8 @@ GROUPS: Final[Mapping[str, type]] = {
     "registry": RegistrySettings,
     # Optional: a pipeline without it trains one job per run.
     "tuning": TuningSettings,
+    # Optional: a pipeline without it serves on serving.instance_count instances.
+    "autoscaling": AutoscalingSettings,
 }
 
 
@@ -455,7 +458,8 @@ def _shown(value: Any) -> Any:
     if isinstance(value, Size) and not value.is_unresolved():
         return f"{value.to_gibibytes()} GiB"
     if isinstance(value, Duration) and not value.is_unresolved():
-        return f"{value.to_seconds()} s"
+        millis = value.to_milliseconds()
+        return f"{millis // 1000} s" if millis % 1000 == 0 else f"{millis} ms"
     return value
 
 
