@@ -9,6 +9,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import botocore.session
+import cfnlint.api
 import pytest
 from aws_cdk import Duration
 from botocore.validate import ParamValidator
@@ -241,3 +242,8 @@ def test_a_scaled_pipeline_passes_cdk_nag_with_narrow_acknowledgements(
     assert nag["conclusion"] == "success" and nag["violations"] == []
     suppressed = [v for v in nag["suppressedViolations"] if "scalable-target/*" in v["ruleName"]]
     assert suppressed
+
+
+def test_cfn_lint_finds_nothing_in_a_scaled_pipeline(template: dict[str, Any]) -> None:
+    matches = cfnlint.api.lint(json.dumps(template), regions=["us-east-1", "eu-west-1"])
+    assert [str(m) for m in matches] == []
