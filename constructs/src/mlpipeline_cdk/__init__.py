@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from . import steps as steps
     from . import tuning as tuning
     from .capture import CaptureSettings as CaptureSettings
+    from .autoscaling import AutoscalingSettings as AutoscalingSettings
     from .contract.script import ACCURACY_METRIC as ACCURACY_METRIC
     from .contract.script import METRIC_DEFINITIONS as METRIC_DEFINITIONS
     from .dlc_images import DLC_REGISTRY_ACCOUNTS as DLC_REGISTRY_ACCOUNTS
@@ -83,6 +84,7 @@ _WHERE: dict[str, str] = {
     "ContinuousRange": ".tuning",
     "IntegerRange": ".tuning",
     "TuningSettings": ".tuning",
+    "AutoscalingSettings": ".autoscaling",
     "dlc_image": ".dlc_images",
     "CaptureSettings": ".capture",
     "ServerlessSettings": ".serverless",

@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from . import _registry
 from .contract.registry import REPORT_PREFIX as _REPORT_PREFIX
 from .nag import acknowledge, finding_resource, policies_of
+from .steps._scaling import acknowledge_scaling
 from .steps.training import CHECKPOINTS_PREFIX as _CHECKPOINTS_PREFIX
 from .steps.training import MODELS_PREFIX as _MODELS_PREFIX
 
@@ -126,3 +127,5 @@ def acknowledge_findings(pipeline: MLPipeline) -> None:
     for policy in policies_of(pipeline.state_machine.role):
         for finding, reason in state_machine_findings.items():
             acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+    scaling = pipeline.deployment.scaling if pipeline.deployment is not None else None
+    acknowledge_scaling(scaling, policies_of(pipeline.state_machine.role))

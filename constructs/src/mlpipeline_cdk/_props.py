@@ -21,6 +21,7 @@ from aws_cdk import aws_s3 as s3
 from . import defaults
 from ._checks import SAGEMAKER_NAME_MAX, is_a
 from ._validation import Problems, is_token
+from .autoscaling import autoscaling_problems
 from .settings import (
     HyperparameterValue,
     NetworkSettings,
@@ -94,6 +95,7 @@ def validate_props(
         if isinstance(tuning, TuningSettings) and isinstance(name_prefix, str):
             hyperparameters = groups["training"].hyperparameters  # type: ignore[attr-defined]
             found.extend(tuning_problems(tuning, hyperparameters, name_prefix))
+        found.extend(autoscaling_problems(groups))
     for prop, value, allowed in found:
         problems.add(prop, value, allowed)
     problems.raise_if_any()

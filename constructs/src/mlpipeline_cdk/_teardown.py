@@ -13,6 +13,7 @@ from aws_cdk import custom_resources as cr
 from constructs import IConstruct
 
 from . import steps
+from .steps._scaling import acknowledge_scaling
 
 if TYPE_CHECKING:
     from .ml_pipeline import MLPipeline
@@ -41,7 +42,8 @@ def delete_endpoint_on_stack_delete(
                 iam.PolicyStatement(
                     actions=["sagemaker:DeleteEndpoint"],
                     resources=[deployment.endpoint_arn],
-                )
+                ),
+                *_scaling_statements(deployment),
             ]
         ),
         role=role,
@@ -49,10 +51,27 @@ def delete_endpoint_on_stack_delete(
         install_latest_aws_sdk=False,
         resource_type="Custom::EndpointTeardown",
     )
+    if deployment.scaling is not None:
+        policy = teardown.node.find_child("CustomResourcePolicy")
+        acknowledge_scaling(deployment.scaling, [policy])
     # The provider function is a singleton at the stack's root.
     provider = cdk.Stack.of(pipeline).node.find_child(_AWS_CUSTOM_RESOURCE_PROVIDER_ID)
     accept_redundant_dependency(provider)
     return teardown
+
+
+def _scaling_statements(deployment: steps.DeployToEndpoint) -> list[iam.PolicyStatement]:
+    # Deleting an endpoint deregisters its scalable targets only if the caller may call
+    # DeregisterScalableTarget; otherwise the delete fails (https://docs.aws.amazon.com/sagemaker/
+    # latest/dg/endpoint-delete-with-scaling.html). So no scalable target outlives the endpoint.
+    if deployment.scaling is None:
+        return []
+    return [
+        iam.PolicyStatement(
+            actions=["application-autoscaling:DeregisterScalableTarget"],
+            resources=[deployment.scaling.target_arn],
+        )
+    ]
 
 
 #: Each pipeline's custom resource role, log group and what its custom resources use it for.

@@ -36,6 +36,7 @@ from . import (
 from ._images import code_delivery, pipeline_images
 from ._props import default_timeout, hyperparameter_string, max_runtime, validate_props
 from .capture import CaptureSettings, capture_config
+from .autoscaling import AutoscalingSettings
 from .contract import outputs as stack_outputs
 from .contract import run_input, run_output, script
 from .contract.script import ACCURACY_METRIC, METRIC_DEFINITIONS
@@ -116,6 +117,7 @@ class MLPipeline(Construct):
         monitoring: MonitoringSettings = _DEFAULT_MONITORING,
         capture: CaptureSettings | None = None,
         idle_stop: IdleStopSettings | None = None,
+        autoscaling: AutoscalingSettings | None = None,
     ) -> None:
         """
         :param source_dir: Directory with the training and serving script; packed into a
@@ -143,6 +145,8 @@ class MLPipeline(Construct):
         :param monitoring: See :class:`~mlpipeline_cdk.monitoring.MonitoringSettings`.
         :param capture: See :class:`~mlpipeline_cdk.capture.CaptureSettings`. Default: none.
         :param idle_stop: See :class:`~mlpipeline_cdk.idle_stop.IdleStopSettings`. Default: off.
+        :param autoscaling: See :class:`~mlpipeline_cdk.autoscaling.AutoscalingSettings`.
+            Default: no autoscaling, the endpoint keeps ``serving.instance_count`` instances.
         """
         super().__init__(scope, construct_id)
         # Deliver server access logs under a bucket policy rather than the legacy ACL, whatever
@@ -161,6 +165,7 @@ class MLPipeline(Construct):
             "monitoring": monitoring,
             **({"capture": capture} if capture is not None else {}),
             **({"idle_stop": idle_stop} if idle_stop is not None else {}),
+            **({"autoscaling": autoscaling} if autoscaling is not None else {}),
         }
         validate_props(
             source_dir=source_dir,
@@ -214,6 +219,7 @@ class MLPipeline(Construct):
         self.tuning_settings = tuning
         self.monitoring_settings = monitoring
         self.capture_settings = capture
+        self.autoscaling_settings = autoscaling
         self._create_fragments(training, serving, network, hooks, registry)
         self._create_state_machine(training, serving, hooks, state_machine_timeout)
         self.dashboard = _dashboard.add_dashboard(self, training.accuracy_threshold)
@@ -339,6 +345,7 @@ class MLPipeline(Construct):
             enable_network_isolation=network.enable_network_isolation,
             serverless_config=serverless.variant_config(serving.serverless),
             data_capture_config=capture_config(self, self.capture_settings),
+            autoscaling=self.autoscaling_settings,
         )
         self._deploy = self.deployment
 

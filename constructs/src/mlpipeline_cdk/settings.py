@@ -44,6 +44,7 @@ from ._validation import is_token
 from .monitoring import MonitoringSettings as MonitoringSettings
 from .capture import CaptureSettings
 from .idle_stop import IdleStopSettings
+from .autoscaling import AutoscalingSettings
 from .registry_settings import RegistrySettings as RegistrySettings
 from .serverless import ServerlessSettings
 from .tuning import TuningSettings
@@ -443,6 +444,8 @@ GROUPS: Final[Mapping[str, type]] = {
     "capture": CaptureSettings,
     # Optional: a pipeline without it keeps its endpoint until a run or a person changes it.
     "idle_stop": IdleStopSettings,
+    # Optional: a pipeline without it serves on serving.instance_count instances.
+    "autoscaling": AutoscalingSettings,
 }
 
 
@@ -473,7 +476,8 @@ def _shown(value: Any) -> Any:
     if isinstance(value, Size) and not value.is_unresolved():
         return f"{value.to_gibibytes()} GiB"
     if isinstance(value, Duration) and not value.is_unresolved():
-        return f"{value.to_seconds()} s"
+        millis = value.to_milliseconds()
+        return f"{millis // 1000} s" if millis % 1000 == 0 else f"{millis} ms"
     return value
 
 

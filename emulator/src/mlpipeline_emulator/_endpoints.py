@@ -29,6 +29,7 @@ from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from . import _capture, _request_rules, _serverless
 from . import _endpoint_metrics as endpoint_metrics
+from . import _autoscaling as autoscaling
 from . import _package_models as package_models
 from ._state import LOCK, Endpoint, active_runtime, installed_runtime, start_daemon
 from .runtime import (
@@ -218,6 +219,7 @@ def update_endpoint(
         config = _config_or_error(self, endpoint_config_name)
         current = self.endpoint_configs.get(endpoint.endpoint_config_name)
         _serverless.check_update(arn, current, config)
+        autoscaling.check_update(self, endpoint, config)
         _start_deployment(
             self, endpoint, config, previous_config_name=endpoint.endpoint_config_name
         )
@@ -238,6 +240,7 @@ def wrap_delete_endpoint(original: Callable[..., None]) -> Callable[..., None]:
     def delete_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> None:
         with LOCK:
             original(self, endpoint_name)
+            autoscaling.forget_endpoint(self, endpoint_name)
         runtime = installed_runtime()
         if runtime is not None:
             # DeleteEndpoint succeeds whatever the host makes of it.

@@ -10,6 +10,7 @@ from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
+from . import _autoscaling as autoscaling
 from . import _endpoints as endpoints
 from . import _model_registry as registry
 from . import _package_models as package_models
@@ -75,6 +76,7 @@ _PATCHES: Final = (
         lambda _: registry.respond_delete_model_package_group_policy,
     ),
     *(_Patch(owner, name, build) for owner, name, build in tuning.PATCHES),
+    *(_Patch(owner, name, build) for owner, name, build in autoscaling.PATCHES),
     _Patch(SageMakerRuntimeResponse, "invoke_endpoint", endpoints.wrap_invoke_endpoint),
     # InvokeEndpoint's Body is a blob, "in the format specified in the ContentType request
     # header. Amazon SageMaker AI passes all of the data in the body to the model" (botocore

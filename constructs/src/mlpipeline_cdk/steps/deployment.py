@@ -14,9 +14,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from ..autoscaling import AutoscalingSettings
 from ..contract import run_output
 from ._endpoint_config import EndpointConfigTask
 from ._retries import SDK_UNDECLARED_ERROR, ThrottleRetry, add_sdk_retry
+from ._scaling import EndpointScaling
 from ._supersede import Supersession
 from .failure import FailureHandler, with_defaults
 
@@ -71,6 +73,7 @@ class DeployToEndpoint(sfn.StateMachineFragment):
         enable_network_isolation: bool = False,
         serverless_config: Mapping[str, object] | None = None,
         data_capture_config: Mapping[str, object] | None = None,
+        autoscaling: AutoscalingSettings | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.endpoint_name = endpoint_name
@@ -80,6 +83,12 @@ class DeployToEndpoint(sfn.StateMachineFragment):
         )
 
         self.supersession = Supersession(self, name_prefix=name_prefix)
+        #: The variant's scaling states (``autoscaling``), or None.
+        self.scaling = None if autoscaling is None else EndpointScaling(
+            self, "Scaling", settings=autoscaling, endpoint_name=endpoint_name,
+            name_prefix=name_prefix, instance_type=instance_type,
+            endpoint_arn=self.endpoint_arn, failure=failure,
+        )  # fmt: skip
         self.create_model = tasks.SageMakerCreateModel(
             self,
             "CreateModel",
@@ -203,7 +212,9 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             "DeployedRun",
             config_name_path="$.existingEndpoint.configName",
             newer=already_newer,
-            otherwise=self.update_endpoint,
+            otherwise=self.scaling.before_update(self.update_endpoint)
+            if self.scaling
+            else self.update_endpoint,
         )
         superseded_or_explain = self.supersession.if_newer(
             "ServingRun",
@@ -266,6 +277,10 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             sfn.Condition.number_greater_than_equals("$.deploy.polls", max_polls), timeout
         ).otherwise(wait)
         self._start = self.create_model
+        self._end: sfn.INextable = self._deployed
+        if self.scaling:
+            scale, self._end = self.scaling.after_deploy()
+            self._deployed.next(scale)
 
     def _add_error_routes(
         self,
@@ -377,7 +392,7 @@ class DeployToEndpoint(sfn.StateMachineFragment):
         read_endpoint.next(kind)
         kind.when(
             sfn.Condition.string_equals("$.failedEndpoint.endpoint.EndpointStatus", "InService"),
-            rolled_back,
+            self.scaling.restore(rolled_back) if self.scaling else rolled_back,
         ).otherwise(failed)
         return read_endpoint
 
@@ -387,7 +402,7 @@ class DeployToEndpoint(sfn.StateMachineFragment):
 
     @property
     def end_states(self) -> list[sfn.INextable]:
-        return [self._deployed, self.supersession.superseded]
+        return [self._end, self.supersession.superseded]
 
 
 def _name_from_arn(arn_path: str) -> dict[str, str]:
