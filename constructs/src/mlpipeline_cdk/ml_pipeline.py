@@ -35,6 +35,7 @@ from ._props import default_timeout, hyperparameter_string, max_runtime, validat
 from .contract import outputs as stack_outputs
 from .contract import run_input, run_output, script
 from .contract.script import ACCURACY_METRIC, METRIC_DEFINITIONS
+from .rollout_settings import RolloutSettings, rollout_refusals
 from .settings import (
     Hook,
     HookContext,
@@ -60,6 +61,7 @@ _DEFAULT_TRIGGERS: Final = TriggerSettings()
 _DEFAULT_NOTIFICATIONS: Final = NotificationSettings()
 _DEFAULT_HOOKS: Final = Hooks()
 _DEFAULT_REGISTRY: Final = RegistrySettings()
+_DEFAULT_ROLLOUT: Final = RolloutSettings()
 
 #: Kept for hooks written against the context: builds states from a :class:`HookContext`.
 StepFactory = Hook
@@ -106,6 +108,7 @@ class MLPipeline(Construct):
         registry: RegistrySettings = _DEFAULT_REGISTRY,
         state_machine_timeout: Duration | None = None,
         tuning: TuningSettings | None = None,
+        rollout: RolloutSettings = _DEFAULT_ROLLOUT,
     ) -> None:
         """
         :param source_dir: Directory with the training and serving script; packed into a
@@ -130,6 +133,7 @@ class MLPipeline(Construct):
             plus one hour.
         :param tuning: See :class:`~mlpipeline_cdk.tuning.TuningSettings`. Default: no tuning,
             every run trains one job.
+        :param rollout: See :class:`~mlpipeline_cdk.rollout_settings.RolloutSettings`.
         """
         super().__init__(scope, construct_id)
         # Deliver server access logs under a bucket policy rather than the legacy ACL, whatever
@@ -145,13 +149,17 @@ class MLPipeline(Construct):
             "hooks": hooks,
             "registry": registry,
             **({"tuning": tuning} if tuning is not None else {}),
+            "rollout": rollout,
         }
         validate_props(
             source_dir=source_dir,
             entry_point=entry_point,
             name_prefix=name_prefix,
             groups=groups,
-            refused=_triggers.changes_to_given_resources(storage=storage, triggers=triggers),
+            refused={
+                **_triggers.changes_to_given_resources(storage=storage, triggers=triggers),
+                **rollout_refusals(groups),
+            },
             sagemaker_role=sagemaker_role,
             state_machine_timeout=state_machine_timeout,
         )
@@ -192,6 +200,7 @@ class MLPipeline(Construct):
             data_prefix=storage.data_prefix,
         )
         self.tuning_settings = tuning
+        self.rollout_settings = None if hooks.deployment else rollout
         self._create_fragments(training, serving, network, hooks, registry)
         self._create_state_machine(training, serving, hooks, state_machine_timeout)
 
@@ -254,6 +263,7 @@ class MLPipeline(Construct):
                     region=cdk.Stack.of(self).region,
                 ),
                 tuning=tuning_defaults(self.tuning_settings, training.hyperparameters),
+                rollout=self.rollout_settings.as_input() if self.rollout_settings else None,
             ),
             allowed_data_uri_prefix=data_uri,
             failure=self.failure,
@@ -313,6 +323,7 @@ class MLPipeline(Construct):
             subnet_selection=network.vpc_subnets,
             security_groups=self.security_groups,
             enable_network_isolation=network.enable_network_isolation,
+            rollout=self.rollout_settings,
         )
         self._deploy = self.deployment
 
@@ -382,6 +393,8 @@ class MLPipeline(Construct):
             comment="Train a model with SageMaker, check it, and deploy it",
         )
         self.training.grant_start(self.state_machine)
+        for statement in self.deployment.policy_statements if self.deployment else ():
+            self.state_machine.add_to_role_policy(statement)
         _registry.grant_state_machine(self)
         # The endpoint configuration's volume is encrypted with the pipeline key; SageMaker
         # creates a grant on it on behalf of the caller of CreateEndpoint.

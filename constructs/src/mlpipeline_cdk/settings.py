@@ -42,6 +42,7 @@ from ._checks import (
 from ._declare import about
 from ._validation import is_token
 from .registry_settings import RegistrySettings as RegistrySettings
+from .rollout_settings import RolloutSettings
 from .tuning import TuningSettings
 
 if TYPE_CHECKING:
@@ -425,6 +426,7 @@ GROUPS: Final[Mapping[str, type]] = {
     "registry": RegistrySettings,
     # Optional: a pipeline without it trains one job per run.
     "tuning": TuningSettings,
+    "rollout": RolloutSettings,
 }
 
 
