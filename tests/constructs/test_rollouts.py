@@ -275,3 +275,32 @@ def test_a_guarded_pipeline_passes_cdk_nag(assembly: cdk.cx_api.CloudAssembly) -
 def test_cfn_lint_finds_nothing_in_a_guarded_pipeline(template: dict[str, Any]) -> None:
     matches = cfnlint.api.lint(json.dumps(template), regions=["us-east-1", "eu-west-1"])
     assert [str(m) for m in matches] == []
+
+
+def test_a_maximum_execution_timeout_below_the_waits_is_refused() -> None:
+    with pytest.raises(
+        ValueError, match=r"rollout.maximum_execution_timeout='600 s': must be more than"
+    ):
+        _create(
+            rollout=RolloutSettings(
+                wait_interval=Duration.minutes(10),
+                termination_wait=Duration.minutes(5),
+                maximum_execution_timeout=Duration.minutes(10),
+            )
+        )
+
+
+def test_a_deploy_timeout_shorter_than_the_rollout_is_refused() -> None:
+    # Linear 10% steps bake nine times: 9 x 10 minutes, then 5 minutes of termination wait.
+    with pytest.raises(ValueError, match=r"serving.deploy_timeout='3600 s': must be more than"):
+        _create(
+            rollout=RolloutSettings(
+                strategy="linear", linear_step_percent=10, wait_interval=Duration.minutes(10)
+            )
+        )
+    _create(
+        serving=ServingSettings(deploy_timeout=Duration.hours(2)),
+        rollout=RolloutSettings(
+            strategy="linear", linear_step_percent=10, wait_interval=Duration.minutes(10)
+        ),
+    )

@@ -208,22 +208,65 @@ class RolloutSettings:
         }
 
 
-def rollout_refusals(groups: Mapping[str, object]) -> dict[str, tuple[object, str]]:
-    """Cross-group problems: an Inf1 endpoint cannot use guardrails (see the module)."""
-    rollout, serving = groups.get("rollout"), groups.get("serving")
-    if not isinstance(rollout, RolloutSettings) or rollout.strategy == ALL_AT_ONCE:
-        return {}
+def rollout_seconds(rollout: RolloutSettings) -> float:
+    """The bakes and the termination wait of one update with these settings, in seconds."""
+    steps = {ALL_AT_ONCE: 1, CANARY: 1, LINEAR: -(-100 // rollout.linear_step_percent) - 1}
+    bakes = steps.get(rollout.strategy, 1) * rollout.wait_interval.to_seconds()
+    return bakes + rollout.termination_wait.to_seconds()
+
+
+def _inf1_refusal(rollout: RolloutSettings, serving: object) -> dict[str, tuple[object, str]]:
     instance_type = getattr(serving, "instance_type", "")
     if (
-        isinstance(instance_type, str)
-        and not is_token(instance_type)
-        and instance_type.startswith("ml.inf1.")
+        rollout.strategy == ALL_AT_ONCE
+        or not isinstance(instance_type, str)
+        or is_token(instance_type)
+        or not instance_type.startswith("ml.inf1.")
     ):
-        return {
-            "rollout.strategy": (
-                rollout.strategy,
-                f"must be 'all_at_once' on {instance_type}: SageMaker's deployment "
-                "guardrails exclude Inf1 endpoints and fall back to all at once",
-            )
-        }
-    return {}
+        return {}
+    return {
+        "rollout.strategy": (
+            rollout.strategy,
+            f"must be 'all_at_once' on {instance_type}: SageMaker's deployment guardrails "
+            "exclude Inf1 endpoints and fall back to all at once",
+        )
+    }
+
+
+def rollout_refusals(groups: Mapping[str, object]) -> dict[str, tuple[object, str]]:
+    """Cross-group problems: an Inf1 endpoint cannot use guardrails (see the module); a
+    maximum execution timeout must exceed the waits (botocore: "should be larger than the total
+    waiting time"); the run must wait longer than the rollout bakes."""
+    rollout, serving = groups.get("rollout"), groups.get("serving")
+    if not isinstance(rollout, RolloutSettings) or _unresolved(rollout):
+        return {}
+    found = _inf1_refusal(rollout, serving)
+    waits = rollout.wait_interval.to_seconds() + rollout.termination_wait.to_seconds()
+    timeout = rollout.maximum_execution_timeout
+    if timeout is not None and not timeout.is_unresolved() and timeout.to_seconds() <= waits:
+        found["rollout.maximum_execution_timeout"] = (
+            f"{timeout.to_seconds()} s",
+            f"must be more than wait_interval plus termination_wait ({waits:g} s)",
+        )
+    deploy_timeout = getattr(serving, "deploy_timeout", None)
+    baked = rollout_seconds(rollout)
+    if (
+        isinstance(deploy_timeout, Duration)
+        and not deploy_timeout.is_unresolved()
+        and deploy_timeout.to_seconds() <= baked
+    ):
+        found["serving.deploy_timeout"] = (
+            f"{deploy_timeout.to_seconds()} s",
+            f"must be more than the rollout's bakes and termination wait ({baked:g} s), or "
+            "runs stop waiting while SageMaker still rolls out",
+        )
+    return found
+
+
+def _unresolved(rollout: RolloutSettings) -> bool:
+    durations = (rollout.wait_interval, rollout.termination_wait)
+    return any(not isinstance(d, Duration) or d.is_unresolved() for d in durations) or (
+        rollout.strategy not in STRATEGIES
+        or not isinstance(rollout.linear_step_percent, int)
+        or rollout.linear_step_percent <= 0
+    )
