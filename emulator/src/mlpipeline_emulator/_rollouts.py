@@ -166,8 +166,14 @@ class Rollout:
             self._roll_back(green_host, outcome.failure_reason or "The new fleet failed.")
             return
         with LOCK:
-            current = _ROUTES[self._arn]
-            current.green_host, current.green_config = green_host, self.spec.endpoint_config_name
+            current_or_none = _ROUTES.get(self._arn) if self.is_current() else None
+            if current_or_none is not None:
+                current = current_or_none
+                current.green_host = green_host
+                current.green_config = self.spec.endpoint_config_name
+        if current_or_none is None:  # the endpoint was deleted meanwhile
+            undeploy(green_host)
+            return
         wait = float(routing.get("WaitIntervalInSeconds", 0))
         for share in _steps(routing):
             with LOCK:
@@ -185,6 +191,7 @@ class Rollout:
     def _finish(self, current: Route, green_host: str) -> None:
         with LOCK:
             if not self.is_current():
+                undeploy(green_host)
                 return
             blue_host = current.blue_host
             _ROUTES[self._arn] = Route(
@@ -204,10 +211,11 @@ class Rollout:
 
     def _roll_back(self, green_host: str, reason: str) -> None:
         with LOCK:
-            if not self.is_current():
+            current = _ROUTES.get(self._arn)
+            if current is None or not self.is_current():
+                undeploy(green_host)
                 return
             self.endpoint.endpoint_status = "RollingBack"
-            current = _ROUTES[self._arn]
             current.green_share = 0.0
         # Traffic returns to blue, then green is terminated.
         self._bake(0)

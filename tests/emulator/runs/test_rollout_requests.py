@@ -191,3 +191,23 @@ def test_an_alarm_in_alarm_rolls_the_update_back_to_the_old_fleet(
     # The new fleet was brought up beside the old one, then taken down.
     green = runtime.deployments[-1].endpoint_name
     assert green != "mnist" and green in runtime.undeployed
+
+
+def test_deleting_the_endpoint_mid_rollout_takes_the_new_fleet_down(
+    endpoint: Any, runtime: ScriptedRuntime
+) -> None:
+    endpoint.update_endpoint(
+        EndpointName="mnist",
+        EndpointConfigName="cfg-2",
+        DeploymentConfig=_blue_green(
+            {
+                "Type": "CANARY",
+                "WaitIntervalInSeconds": 3600,
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+            }
+        ),
+    )
+    wait_for(lambda: len(runtime.deployments) == 2, "the new fleet")
+    green = runtime.deployments[-1].endpoint_name
+    endpoint.delete_endpoint(EndpointName="mnist")
+    wait_for(lambda: green in runtime.undeployed, "the new fleet taken down")
