@@ -12,7 +12,7 @@ import cfnlint.api
 import pytest
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
 from mlpipeline_cdk import MLPipeline, ServingSettings
@@ -290,17 +290,22 @@ def test_a_maximum_execution_timeout_below_the_waits_is_refused() -> None:
         )
 
 
-def test_a_deploy_timeout_shorter_than_the_rollout_is_refused() -> None:
+def test_a_deploy_timeout_shorter_than_the_rollout_leaves_a_warning() -> None:
     # Linear 10% steps bake nine times: 9 x 10 minutes, then 5 minutes of termination wait.
-    with pytest.raises(ValueError, match=r"serving.deploy_timeout='3600 s': must be more than"):
-        _create(
-            rollout=RolloutSettings(
-                strategy="linear", linear_step_percent=10, wait_interval=Duration.minutes(10)
-            )
+    rollout = RolloutSettings(
+        strategy="linear", linear_step_percent=10, wait_interval=Duration.minutes(10)
+    )
+    short = _create(rollout=rollout)
+    warnings = Annotations.from_stack(cdk.Stack.of(short)).find_warning(
+        "*", Match.string_like_regexp("mlpipeline:RolloutOutlastsDeployTimeout")
+    )
+    (warning,) = warnings
+    assert "serving.deploy_timeout (3600 s) is not more than" in json.dumps(warning.entry.data)
+    assert "(5700 s)" in json.dumps(warning.entry.data)
+    long = _create(serving=ServingSettings(deploy_timeout=Duration.hours(2)), rollout=rollout)
+    assert (
+        Annotations.from_stack(cdk.Stack.of(long)).find_warning(
+            "*", Match.string_like_regexp("RolloutOutlastsDeployTimeout")
         )
-    _create(
-        serving=ServingSettings(deploy_timeout=Duration.hours(2)),
-        rollout=RolloutSettings(
-            strategy="linear", linear_step_percent=10, wait_interval=Duration.minutes(10)
-        ),
+        == []
     )

@@ -236,7 +236,7 @@ def _inf1_refusal(rollout: RolloutSettings, serving: object) -> dict[str, tuple[
 def rollout_refusals(groups: Mapping[str, object]) -> dict[str, tuple[object, str]]:
     """Cross-group problems: an Inf1 endpoint cannot use guardrails (see the module); a
     maximum execution timeout must exceed the waits (botocore: "should be larger than the total
-    waiting time"); the run must wait longer than the rollout bakes."""
+    waiting time")."""
     rollout, serving = groups.get("rollout"), groups.get("serving")
     if not isinstance(rollout, RolloutSettings) or _unresolved(rollout):
         return {}
@@ -248,19 +248,22 @@ def rollout_refusals(groups: Mapping[str, object]) -> dict[str, tuple[object, st
             f"{timeout.to_seconds()} s",
             f"must be more than wait_interval plus termination_wait ({waits:g} s)",
         )
-    deploy_timeout = getattr(serving, "deploy_timeout", None)
-    baked = rollout_seconds(rollout)
-    if (
-        isinstance(deploy_timeout, Duration)
-        and not deploy_timeout.is_unresolved()
-        and deploy_timeout.to_seconds() <= baked
-    ):
-        found["serving.deploy_timeout"] = (
-            f"{deploy_timeout.to_seconds()} s",
-            f"must be more than the rollout's bakes and termination wait ({baked:g} s), or "
-            "runs stop waiting while SageMaker still rolls out",
-        )
     return found
+
+
+def deploy_timeout_warning(rollout: RolloutSettings, deploy_timeout: Duration) -> str | None:
+    """A warning when runs stop waiting before the rollout's bakes and termination wait end."""
+    if _unresolved(rollout) or deploy_timeout.is_unresolved():
+        return None
+    baked = rollout_seconds(rollout)
+    if deploy_timeout.to_seconds() > baked:
+        return None
+    return (
+        f"serving.deploy_timeout ({deploy_timeout.to_seconds():g} s) is not more than the "
+        f"rollout's bakes and termination wait ({baked:g} s): a run that updates the endpoint "
+        "stops waiting with EndpointDeployTimeout while SageMaker still rolls out. Raise "
+        "serving.deploy_timeout or shorten rollout.wait_interval and rollout.termination_wait."
+    )
 
 
 def _unresolved(rollout: RolloutSettings) -> bool:

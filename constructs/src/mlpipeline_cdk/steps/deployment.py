@@ -16,7 +16,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from ..contract import run_output
-from ..rollout_settings import RolloutSettings
+from ..rollout_settings import RolloutSettings, deploy_timeout_warning
 from . import _rollout
 from ._retries import SDK_UNDECLARED_ERROR, ThrottleRetry, add_sdk_retry
 from ._supersede import Supersession
@@ -137,7 +137,7 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             endpoint_config_name=sfn.JsonPath.string_at("$.endpointConfig.name"),
             result_path=sfn.JsonPath.DISCARD,
         )
-        self._add_update(rollout, name_prefix)
+        self._add_update(rollout, name_prefix, deploy_timeout)
         delete_failed = tasks.CallAwsService(
             self,
             "DeleteFailedEndpoint",
@@ -266,7 +266,9 @@ class DeployToEndpoint(sfn.StateMachineFragment):
         ).otherwise(wait)
         self._start = self.create_model
 
-    def _add_update(self, rollout: RolloutSettings | None, name_prefix: str) -> None:
+    def _add_update(
+        self, rollout: RolloutSettings | None, name_prefix: str, deploy_timeout: Duration
+    ) -> None:
         #: Alarms whose firing rolls an update back: those created, then those given.
         self.rollout_alarms: list[cloudwatch.IAlarm] = []
         #: What the state machine's role needs beyond what the CDK tasks grant.
@@ -294,6 +296,11 @@ class DeployToEndpoint(sfn.StateMachineFragment):
         self.policy_statements = _rollout.update_policies(
             self, endpoint_arn=self.endpoint_arn, name_prefix=name_prefix
         )
+        warning = deploy_timeout_warning(rollout, deploy_timeout)
+        if warning:
+            cdk.Annotations.of(self).add_warning_v2(
+                "mlpipeline:RolloutOutlastsDeployTimeout", warning
+            )
 
     def _add_error_routes(
         self,
