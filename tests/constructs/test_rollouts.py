@@ -15,9 +15,8 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
-from mlpipeline_cdk import MLPipeline, ServingSettings
+from mlpipeline_cdk import MLPipeline, RolloutSettings, ServingSettings
 from mlpipeline_cdk.contract import run_input as contract
-from mlpipeline_cdk.rollout_settings import RolloutSettings
 from mlpipeline_cli.asl import render_definition
 from mlpipeline_emulator import _request_rules
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .dlc_images import dlc_image as dlc_image
     from .ml_pipeline import MLPipeline as MLPipeline
     from .ml_pipeline import StepFactory as StepFactory
+    from .rollout_settings import RolloutSettings as RolloutSettings
     from .settings import HookContext as HookContext
     from .settings import Hooks as Hooks
     from .settings import NetworkSettings as NetworkSettings
@@ -61,6 +62,7 @@ _WHERE: dict[str, str] = {
     "NetworkSettings": ".settings",
     "NotificationSettings": ".settings",
     "RegistrySettings": ".settings",
+    "RolloutSettings": ".rollout_settings",
     "ServingSettings": ".settings",
     "StorageSettings": ".settings",
     "TrainingSettings": ".settings",
