@@ -115,6 +115,7 @@ def test_each_sagemaker_state_calls_its_integration(asl: dict[str, Any]) -> None
         "FindLatestApproved": "arn:aws:states:::aws-sdk:sagemaker:listModelPackages",
         "DescribeModelPackage": "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage",
         "PublishRunMetrics": "arn:aws:states:::aws-sdk:cloudwatch:putMetricData",
+        "FindFiredRolloutAlarms": "arn:aws:states:::aws-sdk:cloudwatch:describeAlarms",
     }
 
 
@@ -146,6 +147,8 @@ def _producible_errors(resource: str) -> set[str]:
     if resource.startswith("arn:aws:states:::aws-sdk:cloudwatch:"):
         cloudwatch = {f"CloudWatch.{e}" for e in _declared_errors("cloudwatch")}
         return cloudwatch | {"CloudWatch.CloudWatchException"}
+        declared = {f"CloudWatch.{e}" for e in _declared_errors("cloudwatch")}
+        return declared | {"CloudWatch.CloudWatchException"}
     raise AssertionError(f"no error naming known for {resource}")
 
 
@@ -209,8 +212,9 @@ def test_failures_notify_then_fail_with_the_recorded_error(asl: dict[str, Any]) 
         "CausePath": "$.error.Cause",
     }
     rejects = [n for n, s in asl["States"].items() if n.startswith("Reject")]
-    # One per input rule and the input's shape, and Arm types with the default images.
-    assert len(rejects) == 13
+    # One per input rule and the input's shape, and Arm types with the default images; the
+    # run input `rollout`: its shape, its keys, its strategy and its four numbers.
+    assert len(rejects) == 20
     for name in rejects:
         state = asl["States"][name]
         assert state["Next"] == "NotifyFailure"
@@ -232,6 +236,13 @@ def test_run_defaults_come_from_the_construct(asl: dict[str, Any]) -> None:
         # Empty: the run trains rather than deploying a registered version.
         "modelPackage": "",
         "onApproval": False,
+        "rollout": {
+            "strategy": "canary",
+            "canarySizePercent": 10,
+            "linearStepPercent": 20,
+            "waitIntervalSeconds": 300,
+            "terminationWaitSeconds": 300,
+        },
     }
     # `tuning` only with tuning settings (tests/constructs/test_tuning.py).
     assert set(params["defaults"]) == set(RUN_INPUT_KEYS) - {"tuning"}
@@ -374,11 +385,18 @@ def test_endpoint_keeps_its_name_and_moves_to_the_new_config(asl: dict[str, Any]
     assert variant["InstanceType"] == "ml.m5.large"
     # The key id (a Ref of the pipeline key), which SageMaker accepts as well as an ARN.
     assert config["Parameters"]["KmsKeyId"].startswith("pipelinekey")
-    for name in ("CreateEndpoint", "UpdateEndpoint"):
-        assert asl["States"][name]["Parameters"] == {
-            "EndpointName": "mnist-endpoint",
-            "EndpointConfigName.$": "$.endpointConfig.name",
-        }
+    assert asl["States"]["CreateEndpoint"]["Parameters"] == {
+        "EndpointName": "mnist-endpoint",
+        "EndpointConfigName.$": "$.endpointConfig.name",
+    }
+    update = asl["States"]["UpdateEndpoint"]["Parameters"]
+    assert update["EndpointName"] == "mnist-endpoint"
+    assert update["EndpointConfigName.$"] == "$.endpointConfig.name"
+    # A guarded rollout (tests/constructs/test_rollouts.py).
+    assert set(update["DeploymentConfig"]) == {
+        "BlueGreenUpdatePolicy",
+        "AutoRollbackConfiguration",
+    }
     assert asl["States"]["FindEndpoint"]["Parameters"] == {"EndpointName": "mnist-endpoint"}
 
 

@@ -103,6 +103,8 @@ def _endpoint_part(output: dict[str, Any]) -> str:
         endpoint += f" {output[run_output.ENDPOINT_STATUS]}"
     if output.get(run_output.DEPLOYMENT_STATUS) == run_output.SUPERSEDED:
         endpoint += " (superseded: a run that started later serves its model)"
+    elif output.get(run_output.ROLLOUT_STRATEGY) not in (None, "none"):
+        endpoint += f" after a {output[run_output.ROLLOUT_STRATEGY]} rollout"
     return endpoint
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .ml_pipeline import StepFactory as StepFactory
     from .monitoring import MonitoringSettings as MonitoringSettings
     from .serverless import ServerlessSettings as ServerlessSettings
+    from .rollout_settings import RolloutSettings as RolloutSettings
     from .settings import HookContext as HookContext
     from .settings import Hooks as Hooks
     from .settings import NetworkSettings as NetworkSettings
@@ -67,6 +68,7 @@ _WHERE: dict[str, str] = {
     "NetworkSettings": ".settings",
     "NotificationSettings": ".settings",
     "RegistrySettings": ".settings",
+    "RolloutSettings": ".rollout_settings",
     "ServingSettings": ".settings",
     "StorageSettings": ".settings",
     "TrainingSettings": ".settings",

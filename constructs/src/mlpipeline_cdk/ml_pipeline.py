@@ -42,6 +42,7 @@ from .contract import run_input, run_output, script
 from .contract.script import ACCURACY_METRIC, METRIC_DEFINITIONS
 from .monitoring import MonitoringSettings
 from .idle_stop import IdleStopSettings, refused
+from .rollout_settings import RolloutSettings, rollout_refusals
 from .settings import (
     Hook,
     HookContext,
@@ -68,6 +69,7 @@ _DEFAULT_NOTIFICATIONS: Final = NotificationSettings()
 _DEFAULT_HOOKS: Final = Hooks()
 _DEFAULT_REGISTRY: Final = RegistrySettings()
 _DEFAULT_MONITORING: Final = MonitoringSettings()
+_DEFAULT_ROLLOUT: Final = RolloutSettings()
 
 #: Kept for hooks written against the context: builds states from a :class:`HookContext`.
 StepFactory = Hook
@@ -118,6 +120,7 @@ class MLPipeline(Construct):
         capture: CaptureSettings | None = None,
         idle_stop: IdleStopSettings | None = None,
         autoscaling: AutoscalingSettings | None = None,
+        rollout: RolloutSettings = _DEFAULT_ROLLOUT,
     ) -> None:
         """
         :param source_dir: Directory with the training and serving script; packed into a
@@ -147,6 +150,7 @@ class MLPipeline(Construct):
         :param idle_stop: See :class:`~mlpipeline_cdk.idle_stop.IdleStopSettings`. Default: off.
         :param autoscaling: See :class:`~mlpipeline_cdk.autoscaling.AutoscalingSettings`.
             Default: no autoscaling, the endpoint keeps ``serving.instance_count`` instances.
+        :param rollout: See :class:`~mlpipeline_cdk.rollout_settings.RolloutSettings`.
         """
         super().__init__(scope, construct_id)
         # Deliver server access logs under a bucket policy rather than the legacy ACL, whatever
@@ -166,6 +170,7 @@ class MLPipeline(Construct):
             **({"capture": capture} if capture is not None else {}),
             **({"idle_stop": idle_stop} if idle_stop is not None else {}),
             **({"autoscaling": autoscaling} if autoscaling is not None else {}),
+            "rollout": rollout,
         }
         validate_props(
             source_dir=source_dir,
@@ -176,6 +181,7 @@ class MLPipeline(Construct):
                 **_triggers.changes_to_given_resources(storage=storage, triggers=triggers),
                 **serverless.serverless_problems(groups),
                 **refused(idle_stop, own_deployment=hooks.deployment is None),
+                **rollout_refusals(groups),
             },
             sagemaker_role=sagemaker_role,
             state_machine_timeout=state_machine_timeout,
@@ -220,6 +226,7 @@ class MLPipeline(Construct):
         self.monitoring_settings = monitoring
         self.capture_settings = capture
         self.autoscaling_settings = autoscaling
+        self.rollout_settings = None if hooks.deployment else rollout
         self._create_fragments(training, serving, network, hooks, registry)
         self._create_state_machine(training, serving, hooks, state_machine_timeout)
         self.dashboard = _dashboard.add_dashboard(self, training.accuracy_threshold)
@@ -284,6 +291,7 @@ class MLPipeline(Construct):
                     region=cdk.Stack.of(self).region,
                 ),
                 tuning=tuning_defaults(self.tuning_settings, training.hyperparameters),
+                rollout=self.rollout_settings.as_input() if self.rollout_settings else None,
             ),
             allowed_data_uri_prefix=data_uri,
             failure=self.failure,
@@ -346,6 +354,7 @@ class MLPipeline(Construct):
             serverless_config=serverless.variant_config(serving.serverless),
             data_capture_config=capture_config(self, self.capture_settings),
             autoscaling=self.autoscaling_settings,
+            rollout=self.rollout_settings,
         )
         self._deploy = self.deployment
 
@@ -415,6 +424,8 @@ class MLPipeline(Construct):
             comment="Train a model with SageMaker, check it, and deploy it",
         )
         self.training.grant_start(self.state_machine)
+        for statement in self.deployment.policy_statements if self.deployment else ():
+            self.state_machine.add_to_role_policy(statement)
         _registry.grant_state_machine(self)
         # The endpoint configuration's volume is encrypted with the pipeline key; SageMaker
         # creates a grant on it on behalf of the caller of CreateEndpoint.

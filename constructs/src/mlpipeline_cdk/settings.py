@@ -47,6 +47,7 @@ from .idle_stop import IdleStopSettings
 from .autoscaling import AutoscalingSettings
 from .registry_settings import RegistrySettings as RegistrySettings
 from .serverless import ServerlessSettings
+from .rollout_settings import RolloutSettings
 from .tuning import TuningSettings
 
 if TYPE_CHECKING:
@@ -446,6 +447,7 @@ GROUPS: Final[Mapping[str, type]] = {
     "idle_stop": IdleStopSettings,
     # Optional: a pipeline without it serves on serving.instance_count instances.
     "autoscaling": AutoscalingSettings,
+    "rollout": RolloutSettings,
 }
 
 

@@ -31,6 +31,7 @@ from . import _capture, _request_rules, _serverless
 from . import _endpoint_metrics as endpoint_metrics
 from . import _autoscaling as autoscaling
 from . import _package_models as package_models
+from . import _request_rules, _rollouts
 from ._state import LOCK, Endpoint, active_runtime, installed_runtime, start_daemon
 from .runtime import (
     EndpointSpec,
@@ -141,6 +142,7 @@ def _deploy(
         outcome = active_runtime().deploy(spec)
     except Exception as error:
         outcome = HostingOutcome.failed(f"InternalServerError: {type(error).__name__}: {error}")
+    retired: list[str] = []
     with LOCK:
         if not _is_current_endpoint(backend, endpoint):
             return  # deleted meanwhile
@@ -150,12 +152,15 @@ def _deploy(
             endpoint.data_capture_config = _capture.described(backend, spec.endpoint_config_name)
             endpoint.endpoint_status = "InService"
             endpoint.failure_reason = None
+            retired = _rollouts.forget(spec.endpoint_arn, spec.endpoint_name)
         else:
             reason = outcome.failure_reason or "The endpoint failed to deploy."
             # A failed update rolls back: the endpoint serves its previous configuration.
             endpoint.endpoint_status = "InService" if spec.previous_config_name else "Failed"
             endpoint.failure_reason = reason
         endpoint.last_modified_time = utcnow()
+    for host in retired:
+        _rollouts.undeploy(host)
 
 
 def _start_deployment(
@@ -205,7 +210,10 @@ def wrap_create_endpoint(original: Callable[..., FakeEndpoint]) -> Callable[...,
 
 
 def update_endpoint(
-    self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str
+    self: SageMakerModelBackend,
+    endpoint_name: str,
+    endpoint_config_name: str,
+    deployment_config: dict[str, Any] | None = None,
 ) -> FakeEndpoint:
     with LOCK:
         endpoint = self.endpoints.get(endpoint_name)
@@ -223,6 +231,21 @@ def update_endpoint(
         _start_deployment(
             self, endpoint, config, previous_config_name=endpoint.endpoint_config_name
         )
+        previous = endpoint.endpoint_config_name
+        if deployment_config and deployment_config.get("BlueGreenUpdatePolicy"):
+            _rollouts.check(deployment_config)
+            _rollouts.start(
+                _rollouts.Rollout(
+                    endpoint=endpoint,
+                    spec=_endpoint_spec(self, endpoint_name, config, previous),
+                    config_variants=copy.deepcopy(config.production_variants),
+                    deployment_config=copy.deepcopy(deployment_config),
+                    is_current=lambda: _is_current_endpoint(self, endpoint),
+                ),
+                previous,
+            )
+        else:
+            _start_deployment(self, endpoint, config, previous_config_name=previous)
         endpoint.endpoint_status = "Updating"
         endpoint.last_modified_time = utcnow()
         return endpoint
@@ -231,7 +254,8 @@ def update_endpoint(
 def wrap_describe_endpoint(original: Callable[..., dict[str, Any]]) -> Callable[..., Any]:
     def describe_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> Any:
         with LOCK:
-            return copy.deepcopy(original(self, endpoint_name))
+            described = copy.deepcopy(original(self, endpoint_name))
+            return {**described, **_rollouts.describe_extras(described["EndpointArn"])}
 
     return describe_endpoint
 
@@ -246,6 +270,8 @@ def wrap_delete_endpoint(original: Callable[..., None]) -> Callable[..., None]:
             # DeleteEndpoint succeeds whatever the host makes of it.
             with contextlib.suppress(Exception):
                 runtime.undeploy(endpoint_name)
+        for host in _rollouts.forget(_endpoint_arn(self, endpoint_name), endpoint_name):
+            _rollouts.undeploy(host)
 
     return delete_endpoint
 
@@ -255,6 +281,7 @@ def respond_update_endpoint(self: SageMakerResponse) -> ActionResult:
     endpoint = backend.update_endpoint(
         endpoint_name=self._get_param("EndpointName"),
         endpoint_config_name=self._get_param("EndpointConfigName"),
+        deployment_config=self._get_param("DeploymentConfig"),
     )
     return ActionResult({"EndpointArn": endpoint.arn})
 
@@ -301,8 +328,13 @@ def wrap_invoke_endpoint(original: Callable[..., Any]) -> Callable[..., Any]:
         backend: SageMakerModelBackend = sagemaker_backends[self.current_account][self.region]
         with LOCK:
             endpoint = backend.endpoints.get(endpoint_name)
-            serving = endpoint is not None and endpoint.endpoint_status in {"InService", "Updating"}
+            serving = endpoint is not None and endpoint.endpoint_status in {
+                "InService",
+                "Updating",
+                "RollingBack",
+            }
             config_name = endpoint.endpoint_config_name if endpoint is not None else ""
+            arn = _endpoint_arn(backend, endpoint_name)
         if not serving:
             raise _RuntimeValidationError(
                 f"Endpoint {endpoint_name} of account {self.current_account} not found."
@@ -321,6 +353,15 @@ def wrap_invoke_endpoint(original: Callable[..., Any]) -> Callable[..., Any]:
                         content_type=self.headers.get("Content-Type"),
                         accept=self.headers.get("Accept"),
                     )
+        host, config_name = _rollouts.route(arn, endpoint_name, config_name)
+        try:
+            result = runtime.invoke(
+                InvocationRequest(
+                    endpoint_name=host,
+                    endpoint_config_name=config_name,
+                    body=body,
+                    content_type=self.headers.get("Content-Type"),
+                    accept=self.headers.get("Accept"),
                 )
         except ModelError as error:
             raise _RuntimeModelError(str(error)) from error

@@ -54,6 +54,27 @@ TUNING_MAX_PARALLEL_JOBS_MESSAGE: Final = (
 )
 TUNING_PARALLEL_ABOVE_JOBS: Final = "tuning.maxParallelJobs must be at most tuning.maxJobs"
 
+#: How this run's update of an existing endpoint shifts traffic, laid over the ``rollout``
+#: settings: ``{"strategy": "linear", "linearStepPercent": 25, "waitIntervalSeconds": 60}``.
+ROLLOUT: Final = "rollout"
+ROLLOUT_STRATEGIES: Final = ("all_at_once", "canary", "linear")
+#: Each number's key and its range: botocore's UpdateEndpoint DeploymentConfig (CanarySize at
+#: most 50%, LinearStepSize 10-50%, WaitIntervalInSeconds and TerminationWaitInSeconds 0-3600).
+ROLLOUT_NUMBERS: Final = {
+    "canarySizePercent": (1, 50),
+    "linearStepPercent": (10, 50),
+    "waitIntervalSeconds": (0, 3600),
+    "terminationWaitSeconds": (0, 3600),
+}
+ROLLOUT_KEYS: Final = ("strategy", *ROLLOUT_NUMBERS)
+ROLLOUT_STRATEGY_MESSAGE: Final = "rollout.strategy must be 'all_at_once', 'canary' or 'linear'"
+
+
+def rollout_number_message(name: str) -> str:
+    """The cause a run fails with when ``rollout.<name>`` is out of SageMaker's range."""
+    low, high = ROLLOUT_NUMBERS[name]
+    return f"rollout.{name} must be a whole number from {low} to {high}"
+
 
 def tuning_max_jobs_message(low: int = 1, high: int = MAX_TUNING_JOBS) -> str:
     """The cause a run fails with when ``tuning.maxJobs`` is out of the pipeline's bounds."""
@@ -164,6 +185,17 @@ KEYS: Final[tuple[RunInputKey, ...]] = (
         "tuning must be an object with only the keys enabled, maxJobs and maxParallelJobs, e.g. "
         '{"enabled": false} or {"maxJobs": 8, "maxParallelJobs": 2}',
     ),
+    RunInputKey(
+        ROLLOUT,
+        "object",
+        "how this run's update of the endpoint shifts traffic, laid over the `rollout` "
+        'settings: {"strategy": "all_at_once" | "canary" | "linear", "canarySizePercent": 1-50, '
+        '"linearStepPercent": 10-50, "waitIntervalSeconds": 0-3600, '
+        '"terminationWaitSeconds": 0-3600}',
+        "rollout must be an object with only the keys strategy, canarySizePercent, "
+        'linearStepPercent, waitIntervalSeconds and terminationWaitSeconds, e.g. {"strategy": '
+        '"linear", "linearStepPercent": 25}',
+    ),
 )
 BY_NAME: Final = {key.name: key for key in KEYS}
 #: The keys an execution's input may have, all optional.
@@ -239,6 +271,9 @@ def check(run_input: Any, *, data_uri_prefix: str | None = None) -> list[str]:
         if key.name == TUNING:
             problems.extend(tuning_input_problems(value))
             continue
+        if key.name == ROLLOUT:
+            problems.extend(rollout_input_problems(value))
+            continue
         if key.name == HYPERPARAMETERS and isinstance(value, dict):
             if not all(isinstance(v, str) for v in value.values()):
                 problems.append(HYPERPARAMETER_NOT_STRING)
@@ -270,6 +305,20 @@ def tuning_input_problems(value: Any) -> list[str]:
         problems.append(TUNING_MAX_PARALLEL_JOBS_MESSAGE)
     elif parallel is not None and _whole(jobs) and parallel > jobs:
         problems.append(TUNING_PARALLEL_ABOVE_JOBS)
+    return problems
+
+
+def rollout_input_problems(value: Any) -> list[str]:
+    """What is wrong with a run input's ``rollout`` (SageMaker's limits, see :data:`ROLLOUT`)."""
+    if not isinstance(value, dict) or set(value) - set(ROLLOUT_KEYS):
+        return [BY_NAME[ROLLOUT].message]
+    problems = []
+    if "strategy" in value and value["strategy"] not in ROLLOUT_STRATEGIES:
+        problems.append(ROLLOUT_STRATEGY_MESSAGE)
+    for name, (low, high) in ROLLOUT_NUMBERS.items():
+        number: Any = value.get(name)
+        if name in value and not (_whole(number) and low <= number <= high):
+            problems.append(rollout_number_message(name))
     return problems
 
 

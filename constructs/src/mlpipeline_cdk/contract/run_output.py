@@ -38,6 +38,11 @@ MODEL_PACKAGE_VERSION: Final = "modelPackageVersion"
 #: Its ``ModelApprovalStatus`` when the run ended.
 APPROVAL_STATUS: Final = "approvalStatus"
 
+#: How the run's update of the endpoint shifted traffic (``all_at_once``, ``canary``, ``linear``),
+#: or ``none`` when the run created the endpoint or left it to a newer run. An update SageMaker
+#: rolled back fails the run (``EndpointRolloutRolledBack``), so it has no output.
+ROLLOUT_STRATEGY: Final = "rolloutStrategy"
+
 #: What every successful run reports.
 TRAINING_KEYS: Final = (TRAINING_JOB_NAME, MODEL_ARTIFACTS, METRICS, ACCURACY, ACCURACY_THRESHOLD)
 #: What every successful run adds of the model registry.
@@ -52,5 +57,6 @@ DEPLOYMENT_KEYS: Final = (
     ENDPOINT_NAME,
     ENDPOINT_STATUS,
     DEPLOYMENT_STATUS,
+    ROLLOUT_STRATEGY,
 )
 OUTPUT_KEYS: Final = TRAINING_KEYS + REGISTRY_KEYS + DEPLOYMENT_KEYS

@@ -7,6 +7,7 @@ from typing import Final
 
 import aws_cdk as cdk
 from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -17,6 +18,8 @@ from constructs import Construct
 from ..autoscaling import AutoscalingSettings
 from ..contract import run_output
 from ._endpoint_config import EndpointConfigTask
+from ..rollout_settings import RolloutSettings, deploy_timeout_warning
+from . import _rollout
 from ._retries import SDK_UNDECLARED_ERROR, ThrottleRetry, add_sdk_retry
 from ._scaling import EndpointScaling
 from ._supersede import Supersession
@@ -37,8 +40,13 @@ class DeployToEndpoint(sfn.StateMachineFragment):
     create or update the run polls DescribeEndpoint until the endpoint is ``InService`` on the new
     configuration. It fails with ``EndpointFailed`` (SageMaker's FailureReason in the cause) when
     the endpoint ends ``Failed``, ``UpdateRollbackFailed`` or ``OutOfService``, with
-    ``EndpointUpdateRolledBack`` when SageMaker rolled the update back, and with
-    ``EndpointDeployTimeout`` after ``deploy_timeout``.
+    ``EndpointRolloutRolledBack`` (the alarms in ALARM and their reasons in the cause) when
+    SageMaker rolled a guarded update back on an alarm, with ``EndpointUpdateRolledBack`` when it
+    rolled the update back otherwise, and with ``EndpointDeployTimeout`` after ``deploy_timeout``.
+
+    With ``rollout``, an update is a blue/green deployment with SageMaker's deployment guardrails
+    (:mod:`._rollout`): traffic shifts as ``$.config.rollout`` says, watched by
+    :attr:`rollout_alarms`; the state machine's role needs :attr:`policy_statements`.
 
     Overlapping runs: each endpoint configuration is tagged with the start time of its run (see
     :mod:`._supersede`). A run that finds the endpoint on a newer run's configuration leaves it
@@ -49,8 +57,8 @@ class DeployToEndpoint(sfn.StateMachineFragment):
     instead of ``instance_type`` and ``instance_count``; ``data_capture_config`` captures requests.
 
     Writes ``$.model`` and ``$.endpointConfig`` (``arn``, ``name``), ``$.endpoint`` (the final
-    DescribeEndpoint result) and ``$.deployment`` (``status``: ``Deployed`` or ``Superseded``,
-    ``runStart``).
+    DescribeEndpoint result), ``$.deployment`` (``status``: ``Deployed`` or ``Superseded``,
+    ``runStart``) and, with ``rollout``, ``$.rolloutPlan`` (``strategy``, ``routing``).
     """
 
     def __init__(
@@ -74,7 +82,10 @@ class DeployToEndpoint(sfn.StateMachineFragment):
         serverless_config: Mapping[str, object] | None = None,
         data_capture_config: Mapping[str, object] | None = None,
         autoscaling: AutoscalingSettings | None = None,
+        rollout: RolloutSettings | None = None,
     ) -> None:
+        """:param rollout: Guarded rollouts for updates (:mod:`._rollout`), reading the run's
+        ``$.config.rollout``. Default: a plain UpdateEndpoint."""
         super().__init__(scope, construct_id)
         self.endpoint_name = endpoint_name
         stack = cdk.Stack.of(self)
@@ -144,13 +155,7 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             endpoint_config_name=sfn.JsonPath.string_at("$.endpointConfig.name"),
             result_path=sfn.JsonPath.DISCARD,
         )
-        self.update_endpoint = tasks.SageMakerUpdateEndpoint(
-            self,
-            "UpdateEndpoint",
-            endpoint_name=endpoint_name,
-            endpoint_config_name=sfn.JsonPath.string_at("$.endpointConfig.name"),
-            result_path=sfn.JsonPath.DISCARD,
-        )
+        self._add_update(rollout, name_prefix, deploy_timeout)
         delete_failed = tasks.CallAwsService(
             self,
             "DeleteFailedEndpoint",
@@ -215,6 +220,7 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             otherwise=self.scaling.before_update(self.update_endpoint)
             if self.scaling
             else self.update_endpoint,
+            otherwise=self._update_entry,
         )
         superseded_or_explain = self.supersession.if_newer(
             "ServingRun",
@@ -226,9 +232,12 @@ class DeployToEndpoint(sfn.StateMachineFragment):
         throttling = self._add_error_routes(failure, wait_idle, delete_failed, describe)
         self.find_endpoint.add_catch(lookup_failed, errors=["States.ALL"], result_path="$.error")
 
-        self.create_model.next(self.supersession.record_start).next(
+        configured = self.create_model.next(self.supersession.record_start).next(
             self.create_endpoint_config
-        ).next(self.find_endpoint)
+        )
+        if rollout is not None:
+            configured = configured.next(_rollout.no_rollout_yet(self))
+        configured.next(self.find_endpoint)
         # DescribeEndpoint of an endpoint that does not exist is a ValidationException, which the
         # AWS SDK integration names SageMaker.SageMakerException, as it does throttling.
         lookup_failed.when(
@@ -282,6 +291,42 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             scale, self._end = self.scaling.after_deploy()
             self._deployed.next(scale)
 
+    def _add_update(
+        self, rollout: RolloutSettings | None, name_prefix: str, deploy_timeout: Duration
+    ) -> None:
+        #: Alarms whose firing rolls an update back: those created, then those given.
+        self.rollout_alarms: list[cloudwatch.IAlarm] = []
+        #: What the state machine's role needs beyond what the CDK tasks grant.
+        self.policy_statements: list[iam.PolicyStatement] = []
+        self.update_endpoint: sfn.TaskStateBase | sfn.CustomState
+        if rollout is None:
+            self.update_endpoint = tasks.SageMakerUpdateEndpoint(
+                self,
+                "UpdateEndpoint",
+                endpoint_name=self.endpoint_name,
+                endpoint_config_name=sfn.JsonPath.string_at("$.endpointConfig.name"),
+                result_path=sfn.JsonPath.DISCARD,
+            )
+            self._update_entry: sfn.State = self.update_endpoint
+            return
+        self.rollout_alarms = _rollout.create_alarms(
+            self, endpoint_name=self.endpoint_name, settings=rollout
+        )
+        self.update_endpoint = _rollout.update_state(
+            self, endpoint_name=self.endpoint_name, settings=rollout, alarms=self.rollout_alarms
+        )
+        self._update_entry, plans = _rollout.plan_states(self)
+        for plan in plans:
+            plan.next(self.update_endpoint)
+        self.policy_statements = _rollout.update_policies(
+            self, endpoint_arn=self.endpoint_arn, name_prefix=name_prefix
+        )
+        warning = deploy_timeout_warning(rollout, deploy_timeout)
+        if warning:
+            cdk.Annotations.of(self).add_warning_v2(
+                "mlpipeline:RolloutOutlastsDeployTimeout", warning
+            )
+
     def _add_error_routes(
         self,
         failure: FailureHandler,
@@ -333,6 +378,11 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             run_output.ENDPOINT_NAME: sfn.JsonPath.string_at("$.endpoint.EndpointName"),
             run_output.ENDPOINT_STATUS: sfn.JsonPath.string_at("$.endpoint.EndpointStatus"),
             run_output.DEPLOYMENT_STATUS: sfn.JsonPath.string_at("$.deployment.status"),
+            **(
+                {run_output.ROLLOUT_STRATEGY: sfn.JsonPath.string_at("$.rolloutPlan.strategy")}
+                if self.rollout_alarms
+                else {}
+            ),
         }
 
     def _describe_endpoint(
@@ -366,7 +416,7 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             result_path="$.failedEndpoint",
         )
         kind = sfn.Choice(self, "RolledBackOrFailed")
-        rolled_back = failure.reject(
+        rolled_back: sfn.IChainable = failure.reject(
             self,
             "EndpointUpdateRolledBack",
             error="EndpointUpdateRolledBack",
@@ -390,6 +440,10 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             ),
         )
         read_endpoint.next(kind)
+        if self.rollout_alarms:
+            rolled_back = _rollout.explain_rollback(
+                self, failure=failure, alarms=self.rollout_alarms, otherwise=rolled_back
+            )
         kind.when(
             sfn.Condition.string_equals("$.failedEndpoint.endpoint.EndpointStatus", "InService"),
             self.scaling.restore(rolled_back) if self.scaling else rolled_back,

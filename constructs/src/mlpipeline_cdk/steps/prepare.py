@@ -13,6 +13,7 @@ from ..contract import run_input as contract
 from ..contract.registry import APPROVAL_MODES, LATEST
 from ..contract.run_input import RUN_INPUT_KEYS
 from ..instance_types import TRAINING_INSTANCE_TYPES
+from ._rollout_input import check_rollout_input
 from ._tuning_input import TuningDefaults, check_tuning_input
 from .failure import FailureHandler
 
@@ -37,16 +38,22 @@ class RunDefaults:
     reserved_hyperparameters: Mapping[str, str] = field(default_factory=dict)
     #: A pipeline with tuning settings takes the run input ``tuning``.
     tuning: TuningDefaults | None = None
+    #: A pipeline that deploys with guarded rollouts takes the run input ``rollout``; this is
+    #: its ``rollout`` settings as run input (``RolloutSettings.as_input``).
+    rollout: Mapping[str, Any] | None = None
 
     @property
     def keys(self) -> tuple[str, ...]:
         """The run input keys this pipeline takes."""
-        return tuple(k for k in RUN_INPUT_KEYS if k != contract.TUNING or self.tuning)
+        optional = {contract.TUNING: self.tuning, contract.ROLLOUT: self.rollout}
+        return tuple(k for k in RUN_INPUT_KEYS if optional.get(k, True))
 
     def as_input_defaults(self) -> dict[str, Any]:
         tuning = {contract.TUNING: self.tuning.as_input()} if self.tuning else {}
+        rollout = {contract.ROLLOUT: dict(self.rollout)} if self.rollout else {}
         return {
             **tuning,
+            **rollout,
             "hyperparameters": {},
             "trainingInstanceType": self.training_instance_type,
             "trainingInstanceCount": self.training_instance_count,
@@ -88,7 +95,9 @@ class PrepareRun(sfn.StateMachineFragment):
       whose versions start with one of ``model_package_prefixes``: the run deploys it instead of
       training;
     - ``tuning`` (pipelines with tuning settings only): ``enabled``, ``maxJobs``,
-      ``maxParallelJobs`` laid over the settings' (see :mod:`mlpipeline_cdk.tuning`).
+      ``maxParallelJobs`` laid over the settings' (see :mod:`mlpipeline_cdk.tuning`);
+    - ``rollout`` (pipelines that deploy with guarded rollouts): ``strategy``, its percentages
+      and wait times laid over the settings' (see :mod:`mlpipeline_cdk.rollout_settings`).
 
     Anything else fails the execution with ``InvalidInput`` and a cause naming the rule, before
     any SageMaker call.
@@ -281,12 +290,16 @@ class PrepareRun(sfn.StateMachineFragment):
         ).otherwise(resolve)
         resolve.next(inspect).next(count_keys).next(validate)
         validate.otherwise(check_values)
-        if defaults.tuning is None:
-            check_values.next(choose_capacity)
-        else:
+        after_values: sfn.INextable = check_values
+        if defaults.tuning is not None:
             start, end = check_tuning_input(self, defaults=defaults.tuning, failure=failure)
-            check_values.next(start)
-            end.next(choose_capacity)
+            after_values.next(start)
+            after_values = end
+        if defaults.rollout is not None:
+            start, end = check_rollout_input(self, defaults=defaults.rollout, failure=failure)
+            after_values.next(start)
+            after_values = end
+        after_values.next(choose_capacity)
         choose_capacity.when(
             sfn.Condition.boolean_equals("$.config.spot", True), spot_capacity
         ).otherwise(on_demand_capacity)

@@ -14,6 +14,8 @@ module says what CloudFormation does and what moto does instead:
   ``AWS::CDK::Metadata``, which moto skips; updates of resources without properties, or of types
   moto cannot update.
 - :mod:`._model_package_groups`: ``AWS::SageMaker::ModelPackageGroup`` and its resource policy.
+- :mod:`._alarms`: ``AWS::CloudWatch::Alarm`` (metric alarms, such as a pipeline's rollout
+  alarms).
 - :mod:`._buckets`: the bucket configuration moto leaves out (versioning, public access block,
   ownership, lifecycle, logging, notifications, canned ACL).
 - :mod:`._bucket_policies`: the CDK's TLS-only bucket policies over the emulator's plain HTTP.

@@ -203,4 +203,8 @@ def resource_class_from_type(resource_type: str) -> Any:
 
     if resource_type == ModelPackageGroupResource.cloudformation_type():
         return ModelPackageGroupResource
+    from ._alarms import MetricAlarmResource
+
+    if resource_type == MetricAlarmResource.cloudformation_type():
+        return MetricAlarmResource
     return _patching.original(cfn_parsing, "resource_class_from_type")(resource_type)
