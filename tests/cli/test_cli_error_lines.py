@@ -380,10 +380,7 @@ def test_upload_data_without_arguments(capsys: pytest.CaptureFixture[str]) -> No
             ["nope"],
             "argument COMMAND: invalid choice: 'nope' (choose from 'run', 'watch', 'list', "
             "'describe', 'predict', 'upload-data', 'dashboard', 'graph', 'export', 'models', "
-            "'approve', 'reject', 'deploy') (see: mlpipeline --help)",
-            "'describe', 'predict', 'upload-data', 'graph', 'export', 'models', 'approve', "
-            "'reject', 'deploy', 'capture') (see: mlpipeline --help)",
-            "'reject', 'deploy', 'endpoint') (see: mlpipeline --help)",
+            "'approve', 'reject', 'deploy', 'capture', 'endpoint') (see: mlpipeline --help)",
         ),
         (
             ["list", "--max", "0"],

@@ -147,8 +147,6 @@ def _producible_errors(resource: str) -> set[str]:
     if resource.startswith("arn:aws:states:::aws-sdk:cloudwatch:"):
         cloudwatch = {f"CloudWatch.{e}" for e in _declared_errors("cloudwatch")}
         return cloudwatch | {"CloudWatch.CloudWatchException"}
-        declared = {f"CloudWatch.{e}" for e in _declared_errors("cloudwatch")}
-        return declared | {"CloudWatch.CloudWatchException"}
     raise AssertionError(f"no error naming known for {resource}")
 
 

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from . import settings as settings
     from . import steps as steps
     from . import tuning as tuning
-    from .capture import CaptureSettings as CaptureSettings
     from .autoscaling import AutoscalingSettings as AutoscalingSettings
+    from .capture import CaptureSettings as CaptureSettings
     from .contract.script import ACCURACY_METRIC as ACCURACY_METRIC
     from .contract.script import METRIC_DEFINITIONS as METRIC_DEFINITIONS
     from .dlc_images import DLC_REGISTRY_ACCOUNTS as DLC_REGISTRY_ACCOUNTS
@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from .ml_pipeline import MLPipeline as MLPipeline
     from .ml_pipeline import StepFactory as StepFactory
     from .monitoring import MonitoringSettings as MonitoringSettings
-    from .serverless import ServerlessSettings as ServerlessSettings
     from .rollout_settings import RolloutSettings as RolloutSettings
+    from .serverless import ServerlessSettings as ServerlessSettings
     from .settings import HookContext as HookContext
     from .settings import Hooks as Hooks
     from .settings import NetworkSettings as NetworkSettings

@@ -35,13 +35,13 @@ from . import (
 )
 from ._images import code_delivery, pipeline_images
 from ._props import default_timeout, hyperparameter_string, max_runtime, validate_props
-from .capture import CaptureSettings, capture_config
 from .autoscaling import AutoscalingSettings
+from .capture import CaptureSettings, capture_config
 from .contract import outputs as stack_outputs
 from .contract import run_input, run_output, script
 from .contract.script import ACCURACY_METRIC, METRIC_DEFINITIONS
-from .monitoring import MonitoringSettings
 from .idle_stop import IdleStopSettings, refused
+from .monitoring import MonitoringSettings
 from .rollout_settings import RolloutSettings, rollout_refusals
 from .settings import (
     Hook,

@@ -41,13 +41,13 @@ from ._checks import (
 )
 from ._declare import about
 from ._validation import is_token
-from .monitoring import MonitoringSettings as MonitoringSettings
+from .autoscaling import AutoscalingSettings
 from .capture import CaptureSettings
 from .idle_stop import IdleStopSettings
-from .autoscaling import AutoscalingSettings
+from .monitoring import MonitoringSettings as MonitoringSettings
 from .registry_settings import RegistrySettings as RegistrySettings
-from .serverless import ServerlessSettings
 from .rollout_settings import RolloutSettings
+from .serverless import ServerlessSettings
 from .tuning import TuningSettings
 
 if TYPE_CHECKING:

@@ -27,11 +27,10 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
-from . import _capture, _request_rules, _serverless
-from . import _endpoint_metrics as endpoint_metrics
 from . import _autoscaling as autoscaling
+from . import _capture, _request_rules, _rollouts, _serverless
+from . import _endpoint_metrics as endpoint_metrics
 from . import _package_models as package_models
-from . import _request_rules, _rollouts
 from ._state import LOCK, Endpoint, active_runtime, installed_runtime, start_daemon
 from .runtime import (
     EndpointSpec,
@@ -343,25 +342,17 @@ def wrap_invoke_endpoint(original: Callable[..., Any]) -> Callable[..., Any]:
         metrics = endpoint_metrics.invocation(
             self.current_account, self.region, endpoint_name, received=received
         )
+        host, config_name = _rollouts.route(arn, endpoint_name, config_name)
         try:
             with metrics:
                 result = runtime.invoke(
                     InvocationRequest(
-                        endpoint_name=endpoint_name,
+                        endpoint_name=host,
                         endpoint_config_name=config_name,
                         body=body,
                         content_type=self.headers.get("Content-Type"),
                         accept=self.headers.get("Accept"),
                     )
-        host, config_name = _rollouts.route(arn, endpoint_name, config_name)
-        try:
-            result = runtime.invoke(
-                InvocationRequest(
-                    endpoint_name=host,
-                    endpoint_config_name=config_name,
-                    body=body,
-                    content_type=self.headers.get("Content-Type"),
-                    accept=self.headers.get("Accept"),
                 )
         except ModelError as error:
             raise _RuntimeModelError(str(error)) from error

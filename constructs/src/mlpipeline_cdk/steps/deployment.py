@@ -17,9 +17,9 @@ from constructs import Construct
 
 from ..autoscaling import AutoscalingSettings
 from ..contract import run_output
-from ._endpoint_config import EndpointConfigTask
 from ..rollout_settings import RolloutSettings, deploy_timeout_warning
 from . import _rollout
+from ._endpoint_config import EndpointConfigTask
 from ._retries import SDK_UNDECLARED_ERROR, ThrottleRetry, add_sdk_retry
 from ._scaling import EndpointScaling
 from ._supersede import Supersession
@@ -88,8 +88,7 @@ class DeployToEndpoint(sfn.StateMachineFragment):
         ``$.config.rollout``. Default: a plain UpdateEndpoint."""
         super().__init__(scope, construct_id)
         self.endpoint_name = endpoint_name
-        stack = cdk.Stack.of(self)
-        self.endpoint_arn = stack.format_arn(
+        self.endpoint_arn = cdk.Stack.of(self).format_arn(
             service="sagemaker", resource="endpoint", resource_name=endpoint_name
         )
 
@@ -100,46 +99,13 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             name_prefix=name_prefix, instance_type=instance_type,
             endpoint_arn=self.endpoint_arn, failure=failure,
         )  # fmt: skip
-        self.create_model = tasks.SageMakerCreateModel(
-            self,
-            "CreateModel",
-            model_name=sfn.JsonPath.format("{}-{}", name_prefix, sfn.JsonPath.uuid()),
-            role=role,
-            # The model is the registered version itself (ContainerDefinition.ModelPackageName:
-            # SageMaker takes the image, model data and environment from its inference
-            # specification), so the endpoint serves exactly what the registry records.
-            primary_container=tasks.ContainerDefinition(
-                model_package_name=sfn.JsonPath.string_at("$.modelPackage.arn")
-            ),
-            vpc=vpc,
-            subnet_selection=subnet_selection,
-            enable_network_isolation=enable_network_isolation or None,
-            result_selector=_name_from_arn("$.ModelArn"),
-            result_path="$.model",
-        )
-        for group in security_groups:
-            self.create_model.add_security_group(group)
-        # serverless_config replaces the instances (serverless.py); data_capture_config: capture.py
-        self.create_endpoint_config = EndpointConfigTask(
-            self,
-            "CreateEndpointConfig",
-            serverless_config=serverless_config,
-            data_capture_config=data_capture_config,
-            endpoint_config_name=sfn.JsonPath.format("{}-{}", name_prefix, sfn.JsonPath.uuid()),
-            kms_key=encryption_key,
-            production_variants=[
-                tasks.ProductionVariant(
-                    model_name=sfn.JsonPath.string_at("$.model.name"),
-                    variant_name="AllTraffic",
-                    instance_type=ec2.InstanceType(instance_type.removeprefix("ml.")),
-                    initial_instance_count=instance_count,
-                    initial_variant_weight=1,
-                )
-            ],
-            tags=self.supersession.tags,
-            result_selector=_name_from_arn("$.EndpointConfigArn"),
-            result_path="$.endpointConfig",
-        )
+        self._create_model_and_config(
+            name_prefix=name_prefix, role=role, encryption_key=encryption_key,
+            instance_type=instance_type, instance_count=instance_count, vpc=vpc,
+            subnet_selection=subnet_selection, security_groups=security_groups,
+            enable_network_isolation=enable_network_isolation,
+            serverless_config=serverless_config, data_capture_config=data_capture_config,
+        )  # fmt: skip
         self.find_endpoint = self._describe_endpoint(
             "FindEndpoint",
             result_selector={
@@ -147,13 +113,6 @@ class DeployToEndpoint(sfn.StateMachineFragment):
                 "configName": sfn.JsonPath.string_at("$.EndpointConfigName"),
             },
             result_path="$.existingEndpoint",
-        )
-        self.create_endpoint = tasks.SageMakerCreateEndpoint(
-            self,
-            "CreateEndpoint",
-            endpoint_name=endpoint_name,
-            endpoint_config_name=sfn.JsonPath.string_at("$.endpointConfig.name"),
-            result_path=sfn.JsonPath.DISCARD,
         )
         self._add_update(rollout, name_prefix, deploy_timeout)
         delete_failed = tasks.CallAwsService(
@@ -217,10 +176,9 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             "DeployedRun",
             config_name_path="$.existingEndpoint.configName",
             newer=already_newer,
-            otherwise=self.scaling.before_update(self.update_endpoint)
+            otherwise=self.scaling.before_update(self._update_entry)
             if self.scaling
-            else self.update_endpoint,
-            otherwise=self._update_entry,
+            else self._update_entry,
         )
         superseded_or_explain = self.supersession.if_newer(
             "ServingRun",
@@ -326,6 +284,69 @@ class DeployToEndpoint(sfn.StateMachineFragment):
             cdk.Annotations.of(self).add_warning_v2(
                 "mlpipeline:RolloutOutlastsDeployTimeout", warning
             )
+
+    def _create_model_and_config(
+        self,
+        *,
+        name_prefix: str,
+        role: iam.IRole,
+        encryption_key: kms.IKey,
+        instance_type: str,
+        instance_count: int,
+        vpc: ec2.IVpc | None,
+        subnet_selection: ec2.SubnetSelection | None,
+        security_groups: Sequence[ec2.ISecurityGroup],
+        enable_network_isolation: bool,
+        serverless_config: Mapping[str, object] | None,
+        data_capture_config: Mapping[str, object] | None,
+    ) -> None:
+        self.create_model = tasks.SageMakerCreateModel(
+            self,
+            "CreateModel",
+            model_name=sfn.JsonPath.format("{}-{}", name_prefix, sfn.JsonPath.uuid()),
+            role=role,
+            # The model is the registered version itself (ContainerDefinition.ModelPackageName:
+            # SageMaker takes the image, model data and environment from its inference
+            # specification), so the endpoint serves exactly what the registry records.
+            primary_container=tasks.ContainerDefinition(
+                model_package_name=sfn.JsonPath.string_at("$.modelPackage.arn")
+            ),
+            vpc=vpc,
+            subnet_selection=subnet_selection,
+            enable_network_isolation=enable_network_isolation or None,
+            result_selector=_name_from_arn("$.ModelArn"),
+            result_path="$.model",
+        )
+        for group in security_groups:
+            self.create_model.add_security_group(group)
+        # serverless_config replaces the instances (serverless.py); data_capture_config: capture.py
+        self.create_endpoint_config = EndpointConfigTask(
+            self,
+            "CreateEndpointConfig",
+            serverless_config=serverless_config,
+            data_capture_config=data_capture_config,
+            endpoint_config_name=sfn.JsonPath.format("{}-{}", name_prefix, sfn.JsonPath.uuid()),
+            kms_key=encryption_key,
+            production_variants=[
+                tasks.ProductionVariant(
+                    model_name=sfn.JsonPath.string_at("$.model.name"),
+                    variant_name="AllTraffic",
+                    instance_type=ec2.InstanceType(instance_type.removeprefix("ml.")),
+                    initial_instance_count=instance_count,
+                    initial_variant_weight=1,
+                )
+            ],
+            tags=self.supersession.tags,
+            result_selector=_name_from_arn("$.EndpointConfigArn"),
+            result_path="$.endpointConfig",
+        )
+        self.create_endpoint = tasks.SageMakerCreateEndpoint(
+            self,
+            "CreateEndpoint",
+            endpoint_name=self.endpoint_name,
+            endpoint_config_name=sfn.JsonPath.string_at("$.endpointConfig.name"),
+            result_path=sfn.JsonPath.DISCARD,
+        )
 
     def _add_error_routes(
         self,
