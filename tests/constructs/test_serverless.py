@@ -16,10 +16,12 @@ from aws_cdk.assertions import Template
 from botocore.validate import ParamValidator
 
 from mlpipeline_cdk import (
+    AutoscalingSettings,
     CaptureSettings,
     Hooks,
     MLPipeline,
     NetworkSettings,
+    RolloutSettings,
     ServerlessSettings,
     ServingSettings,
 )
@@ -226,25 +228,22 @@ def test_a_vpc_is_refused_with_serverless() -> None:
         )
 
 
-def test_groups_of_other_settings_are_looked_up_by_name() -> None:
-    from dataclasses import dataclass
-
-    from mlpipeline_cdk.serverless import serverless_problems
-
-    @dataclass(frozen=True)
-    class Rollout:
-        strategy: str = "rolling"
-
-    found = serverless_problems(
-        {
-            "serving": ServingSettings(serverless=ServerlessSettings()),
-            "autoscaling": object(),
-            "rollout": Rollout(),
-        }
+def test_autoscaling_is_refused_with_serverless_and_blue_green_rollouts_are_kept() -> None:
+    # Deployment guardrails exclude serverless endpoints from rolling deployments only
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html);
+    # the rollouts here are blue/green, so the default canary stays on with serverless.
+    message = _refusal(
+        serving=ServingSettings(serverless=ServerlessSettings()),
+        autoscaling=AutoscalingSettings(min_capacity=1, max_capacity=2),
     )
-    assert "serverless.max_concurrency" in found["autoscaling"][1]
-    assert "rolling deployments exclude serverless" in found["rollout"][1]
-    assert serverless_problems({"serving": ServingSettings(), "autoscaling": object()}) == {}
+    assert "autoscaling='AutoscalingSettings'" in message
+    assert "serverless.max_concurrency" in message
+    template = _template(
+        serving=ServingSettings(serverless=ServerlessSettings()),
+        rollout=RolloutSettings(strategy="linear"),
+    )
+    update = render_definition(template)["States"]["UpdateEndpoint"]
+    assert "DeploymentConfig" in update["Parameters"]
 
 
 def test_the_readme_tables_name_the_new_settings() -> None:

@@ -217,25 +217,3 @@ def _scaling_refusals(groups: Mapping[str, object]) -> Iterator[Problem]:
             "a serverless endpoint (serving.serverless) has no instances to scale; it scales "
             "with requests up to serving.serverless.max_concurrency: set autoscaling=None",
         )
-    rollout = groups.get("rollout")
-    if rollout is not None and _is_rolling(rollout):
-        yield (
-            "rollout",
-            type(rollout).__name__,
-            "rolling deployments exclude serverless endpoints (serving.serverless); use a "
-            "blue/green rollout or serve on instances",
-        )
-
-
-def _is_rolling(rollout: object) -> bool:
-    """Whether a rollout group asks for a rolling deployment (SageMaker's RollingUpdatePolicy),
-    read by value so it works whatever the group's field names."""
-    try:
-        values = [getattr(rollout, f.name) for f in fields(rollout)]  # type: ignore[arg-type]
-    except TypeError:
-        return False
-    return any(
-        (isinstance(v, str) and v.lower().replace("_", "").startswith("rolling"))
-        or "rolling" in type(v).__name__.lower()
-        for v in values
-    )
