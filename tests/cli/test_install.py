@@ -45,11 +45,14 @@ def test_cli_installs_from_a_clean_clone_into_a_fresh_venv(tmp_path: Path) -> No
                 "describe",
                 "predict",
                 "upload-data",
+                "dashboard",
                 "graph",
                 "export",
                 "models",
                 "approve",
                 "reject",
+                "capture",
+                "endpoint",
                 "deploy",
             ]
         )

@@ -18,7 +18,7 @@ import botocore.session
 import pytest
 import regex
 
-from mlpipeline_cdk.contract.run_input import HYPERPARAMETERS, KEYS
+from mlpipeline_cdk.contract.run_input import HYPERPARAMETERS, KEYS, ROLLOUT
 from mlpipeline_cdk.dlc_images import PYTORCH_TRAINING_GPU_TAG, PYTORCH_TRAINING_TAG
 from mlpipeline_cli.asl import render_definition
 from mlpipeline_emulator import ScriptedRuntime
@@ -111,7 +111,7 @@ def test_object_keys_that_are_not_objects_are_invalid_input_with_a_notification(
     key: str,
     raw: str,
 ) -> None:
-    assert OBJECT_KEYS == [HYPERPARAMETERS]
+    assert OBJECT_KEYS == [HYPERPARAMETERS, ROLLOUT]
     result = run_raw(f'{{"{key}": {raw}}}')
     assert (result.status, result.error) == ("FAILED", "InvalidInput"), result.cause
     assert result.cause is not None and result.cause.startswith(f"{key} must be an object")
