@@ -171,14 +171,20 @@ def test_scaling_follows_the_deployment_and_guards_updates_and_rollbacks(
     assert states["ApplyRegisterScalableTarget"]["Next"] == "ApplyPutScalingPolicy"
     assert states["DeployedRunIsNewer"]["Default"] == "ReadServedInstanceType"
     changes = states["InstanceTypeChanges"]
-    assert changes["Choices"][0]["Next"] == "UpdateEndpoint"
+    # Both ways reach the rollout choice, whose every plan ends in the one UpdateEndpoint.
+    assert changes["Choices"][0]["Next"] == "ChooseRolloutStrategy"
     assert changes["Default"] == "DeregisterBeforeUpdate"
-    assert states["DeregisterBeforeUpdate"]["Next"] == "UpdateEndpoint"
+    assert states["DeregisterBeforeUpdate"]["Next"] == "ChooseRolloutStrategy"
+    strategy = states["ChooseRolloutStrategy"]
+    plans = [choice["Next"] for choice in strategy["Choices"]] + [strategy["Default"]]
+    assert sorted(plans) == ["PlanAllAtOnceRollout", "PlanCanaryRollout", "PlanLinearRollout"]
+    assert {states[plan]["Next"] for plan in plans} == {"UpdateEndpoint"}
     rolled_back = states["RolledBackOrFailed"]["Choices"][0]["Next"]
     assert rolled_back == "RestoreRegisterScalableTarget"
-    assert states["RestorePutScalingPolicy"]["Next"] == "EndpointUpdateRolledBack"
+    # Restored or not, the run goes on to say which rollout alarms fired.
+    assert states["RestorePutScalingPolicy"]["Next"] == "FindFiredRolloutAlarms"
     for state in ("RestoreRegisterScalableTarget", "RestorePutScalingPolicy"):
-        assert states[state]["Catch"][0]["Next"] == "EndpointUpdateRolledBack"
+        assert states[state]["Catch"][0]["Next"] == "FindFiredRolloutAlarms"
 
 
 # --- IAM and cdk-nag ---------------------------------------------------------------------------

@@ -99,7 +99,30 @@ def test_the_threshold_line_follows_the_training_setting() -> None:
     assert widget["properties"]["annotations"]["horizontal"][0]["value"] == 0.8
 
 
-def test_rollout_alarms_get_an_alarm_status_widget() -> None:
+def test_the_rollout_alarms_get_an_alarm_status_widget() -> None:
+    template, _ = _synth()
+    alarms = {
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm" and "Rollout" in logical_id
+    }
+    assert len(alarms) == 2  # model latency and server errors
+    (dashboard,) = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"
+    ]
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    referenced = {
+        part["Fn::GetAtt"][0]
+        for part in parts
+        if isinstance(part, dict) and "Fn::GetAtt" in part and part["Fn::GetAtt"][1] == "Arn"
+    }
+    assert alarms <= referenced
+    (widget,) = [w for w in _body(template)["widgets"] if w["type"] == "alarm"]
+    assert widget["properties"]["title"] == "Rollout alarms"
+    assert widget["properties"]["alarms"] == ["<name>", "<name>"]
+
+
+def test_more_alarms_than_a_widget_shows_are_refused() -> None:
     app = cdk.App()
     stack = cdk.Stack(app, "S", env=ENV)
     pipeline = MLPipeline(stack, "P", source_dir=CODE, entry_point="mnist.py")
@@ -112,23 +135,15 @@ def test_rollout_alarms_get_an_alarm_status_widget() -> None:
     )
     from mlpipeline_cdk import _dashboard
 
-    _dashboard.create_dashboard(
-        stack,
-        pipeline.monitoring_settings,
-        state_machine=pipeline.state_machine,
-        endpoint_name=pipeline.endpoint_name,
-        accuracy_threshold=0.9,
-        alarms=[alarm],
-    )
-    template = app.synth().get_stack_by_name("S").template
-    bodies = [
-        json.loads(_resolve(r["Properties"]["DashboardBody"]))
-        for r in template["Resources"].values()
-        if r["Type"] == "AWS::CloudWatch::Dashboard"
-    ]
-    alarm_widgets = [w for b in bodies for w in b["widgets"] if w["type"] == "alarm"]
-    (widget,) = alarm_widgets
-    assert widget["properties"]["alarms"] == ["<name>"]
+    with pytest.raises(ValueError, match="at most 100 alarms"):
+        _dashboard.create_dashboard(
+            stack,
+            pipeline.monitoring_settings,
+            state_machine=pipeline.state_machine,
+            endpoint_name=pipeline.endpoint_name,
+            accuracy_threshold=0.9,
+            alarms=[alarm] * 101,
+        )
 
 
 def test_the_dashboard_url_is_written_out_for_a_pinned_region() -> None:

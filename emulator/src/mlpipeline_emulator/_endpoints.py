@@ -227,9 +227,6 @@ def update_endpoint(
         current = self.endpoint_configs.get(endpoint.endpoint_config_name)
         _serverless.check_update(arn, current, config)
         autoscaling.check_update(self, endpoint, config)
-        _start_deployment(
-            self, endpoint, config, previous_config_name=endpoint.endpoint_config_name
-        )
         previous = endpoint.endpoint_config_name
         if deployment_config and deployment_config.get("BlueGreenUpdatePolicy"):
             _rollouts.check(deployment_config)
@@ -240,6 +237,7 @@ def update_endpoint(
                     config_variants=copy.deepcopy(config.production_variants),
                     deployment_config=copy.deepcopy(deployment_config),
                     is_current=lambda: _is_current_endpoint(self, endpoint),
+                    data_capture_config=_capture.described(self, endpoint_config_name),
                 ),
                 previous,
             )

@@ -127,6 +127,8 @@ class Rollout:
     config_variants: list[dict[str, Any]]
     deployment_config: dict[str, Any]
     is_current: Callable[[], bool]
+    # DescribeEndpoint's DataCaptureConfig once the new configuration serves.
+    data_capture_config: Any = None
     stop: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -204,6 +206,7 @@ class Rollout:
             endpoint.production_variants = endpoint._process_production_variants(
                 self.config_variants
             )
+            endpoint.data_capture_config = self.data_capture_config
             endpoint.endpoint_status = "InService"
             endpoint.failure_reason = None
             endpoint.last_modified_time = utcnow()
