@@ -20,8 +20,7 @@ from .settings import NotificationSettings, StorageSettings
 
 class Storage(NamedTuple):
     encryption_key: kms.IKey
-    #: Receives S3 server access logs of the buckets the pipeline creates; None when both
-    #: buckets were given.
+    #: None when both buckets were given (see MLPipeline.access_logs_bucket).
     access_logs_bucket: s3.IBucket | None
     data_bucket: s3.IBucket
     artifacts_bucket: s3.IBucket

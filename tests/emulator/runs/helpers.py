@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,8 +111,6 @@ def pipeline_environment(template: dict[str, Any], refs: dict[str, str]) -> Any:
 
 def finish_execution(sfn: Any, arn: str, *, timeout: float = 30, history: bool = True) -> Execution:
     """Wait for the execution ``arn`` to end and return what it ended with."""
-    import json
-
     described = wait_for(
         lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
         f"execution {arn}",
