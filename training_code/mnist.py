@@ -27,6 +27,7 @@ Importing this module only defines things; training runs under ``if __name__ == 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import math
@@ -364,4 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # A native crash (a C++ abort or a segmentation fault inside torch or its process group)
+    # otherwise leaves one line such as "terminate called ..." in the job's log: print every
+    # thread's Python stack to stderr as well, which CloudWatch keeps beside it.
+    faulthandler.enable()
     sys.exit(main())
