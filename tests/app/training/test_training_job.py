@@ -31,8 +31,6 @@ from .helpers import (
     TRAIN_SAMPLES,
     Run,
     run_script,
-    sagemaker_env,
-    script_env,
 )
 
 # Slow: runs the real script as one and two training hosts; `make test-fast` leaves it out.
@@ -220,29 +218,25 @@ def test_bad_file_fails_the_process_naming_it_last_on_stderr(
 
 # --- a native crash leaves the Python stack in the job's log -----------------------------------
 
-#: Runs the script as the toolkit does (as ``__main__``), with saving the model replaced by an
-#: abort: a stand-in for a C++ ``std::terminate`` inside torch, which Python cannot catch.
-_ABORT_WHILE_SAVING = """
-import os, runpy, sys
-script = sys.argv[0] = sys.argv.pop(1)
-sys.path.insert(0, os.path.dirname(script))
+#: Loaded by Python at start-up (a ``sitecustomize`` module on ``PYTHONPATH``), before the script
+#: runs: saving the model becomes an abort, a stand-in for a C++ ``std::terminate`` inside torch,
+#: which Python cannot catch.
+_ABORT_WHILE_SAVING = f"""
+import os, sys
+sys.path.insert(0, {str(SCRIPT.parent)!r})
 import mnist_training
 mnist_training.save_artifacts = lambda *args, **kwargs: os.abort()
-runpy.run_path(script, run_name="__main__")
 """
 
 
 def test_a_native_abort_prints_the_python_stack_to_stderr(tmp_path: Path, gz_channel: Path) -> None:
-    process = subprocess.run(
-        [sys.executable, "-c", _ABORT_WHILE_SAVING, str(SCRIPT), "--epochs", "1"],
-        env=script_env(sagemaker_env(tmp_path, gz_channel)),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert process.returncode == -signal.SIGABRT, process.stderr[-2000:]
-    assert "Fatal Python error: Aborted" in process.stderr
-    stack = process.stderr[process.stderr.index("Fatal Python error") :]
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_ABORT_WHILE_SAVING, encoding="utf-8")
+    run = run_script(tmp_path, gz_channel, ["--epochs", "1"], PYTHONPATH=str(site))
+    stderr = run.process.stderr
+    assert run.process.returncode == -signal.SIGABRT, stderr[-2000:]
+    assert "Fatal Python error: Aborted" in stderr
+    stack = stderr[stderr.index("Fatal Python error") :]
     assert re.search(r'File ".*mnist\.py", line \d+ in _train', stack), stack
     assert re.search(r'File ".*mnist\.py", line \d+ in main', stack), stack
